@@ -1,0 +1,15 @@
+// samba/config.hpp: the project's only macros, all prefixed SAMBA_.
+#pragma once
+
+#define SAMBA_VERSION_MAJOR 0
+#define SAMBA_VERSION_MINOR 1
+#define SAMBA_VERSION_PATCH 0
+#define SAMBA_VERSION_STRING "0.1.0"
+
+#if defined(__GNUC__) || defined(__clang__)
+#define SAMBA_RESTRICT __restrict__
+#define SAMBA_ALWAYS_INLINE inline __attribute__((always_inline))
+#else
+#define SAMBA_RESTRICT
+#define SAMBA_ALWAYS_INLINE inline
+#endif

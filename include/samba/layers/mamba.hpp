@@ -1,0 +1,129 @@
+// samba/layers/mamba.hpp: the Mamba (v1) mixer, exactly as SPEC.md "Mamba" writes it:
+// in_proj -> causal conv + SiLU -> x_proj -> dt (softplus) -> selective scan (D skip, silu(z) gate) -> out_proj.
+#pragma once
+
+#include <cmath>
+#include <vector>
+
+#include "samba/backend/scalar.hpp"
+#include "samba/layers/parameter.hpp"
+#include "samba/model/config.hpp"
+#include "samba/ops/activations.hpp"
+#include "samba/ops/causal_conv1d.hpp"
+#include "samba/ops/linear.hpp"
+#include "samba/ops/selective_scan.hpp"
+
+namespace samba {
+
+/// Compile-time extents of a Mamba mixer (samba::dynamic = taken from the checkpoint).
+struct MambaShape {
+  index_t d_model = dynamic;
+  index_t d_inner = dynamic;  // E = expand * d_model
+  index_t d_state = dynamic;  // N
+  index_t d_conv = dynamic;   // K
+  index_t dt_rank = dynamic;  // R
+};
+
+/// Per-sequence decode state of one Mamba layer: constant size, whatever the context length.
+struct MambaState {
+  std::vector<float> conv;  // [K-1, E] last K-1 conv inputs (pre-activation), oldest first
+  std::vector<float> ssm;   // [E, N] h
+};
+
+template <MambaShape S = MambaShape{}, class Backend = backend::Scalar>
+class MambaLayer {
+  static_assert(S.d_model >= 0 && S.d_inner >= 0 && S.d_state >= 0 && S.d_conv >= 0 && S.dt_rank >= 0,
+                "MambaLayer: extents must be positive or samba::dynamic");
+
+ public:
+  using State = MambaState;
+
+  explicit MambaLayer(const MambaDims& dims) : dims_(dims) {
+    check_extent(S.d_model, dims.d_model, "MambaLayer", "d_model");
+    check_extent(S.d_inner, dims.d_inner, "MambaLayer", "d_inner");
+    check_extent(S.d_state, dims.d_state, "MambaLayer", "d_state");
+    check_extent(S.d_conv, dims.d_conv, "MambaLayer", "d_conv");
+    check_extent(S.dt_rank, dims.dt_rank, "MambaLayer", "dt_rank");
+    for_each_parameter([](std::string_view, const Shape& shape, std::vector<float>& w, ParamRole) { w = make_parameter(shape); });
+    conv_b_.assign(static_cast<std::size_t>(d_inner()), 0.0f);  // stays zero when the checkpoint has no conv bias
+    prepare();
+  }
+
+  constexpr index_t d_model() const { return pick(S.d_model, dims_.d_model); }
+  constexpr index_t d_inner() const { return pick(S.d_inner, dims_.d_inner); }
+  constexpr index_t d_state() const { return pick(S.d_state, dims_.d_state); }
+  constexpr index_t d_conv() const { return pick(S.d_conv, dims_.d_conv); }
+  constexpr index_t dt_rank() const { return pick(S.dt_rank, dims_.dt_rank); }
+
+  State new_state() const {
+    return {std::vector<float>(static_cast<std::size_t>((d_conv() - 1) * d_inner()), 0.0f),
+            std::vector<float>(static_cast<std::size_t>(d_inner() * d_state()), 0.0f)};
+  }
+
+  /// Recomputes values derived from the weights (A = -exp(A_log)); call after changing weights.
+  void prepare() {
+    a_.resize(a_log_.size());
+    for (std::size_t i = 0; i < a_log_.size(); ++i) a_[i] = -std::exp(a_log_[i]);
+  }
+
+  /// u [T, D] -> out [T, D], continuing from `state` and leaving it after the last token.
+  void forward(State& state, const float* u, float* out, index_t tokens) const {
+    const index_t d = d_model(), e = d_inner(), n = d_state(), r = dt_rank();
+    const index_t proj = r + 2 * n;
+    std::vector<float> xz(static_cast<std::size_t>(tokens * 2 * e));  // [T, 2E] in_proj(u)
+    std::vector<float> x(static_cast<std::size_t>(tokens * e));       // [T, E] conv input, then conv output
+    std::vector<float> z(x.size());                                    // [T, E] gate
+    std::vector<float> xc(x.size());                                   // [T, E] silu(conv(x))
+    std::vector<float> dbc(static_cast<std::size_t>(tokens * proj));  // [T, R + 2N] x_proj(xc)
+    std::vector<float> dt(x.size());                                   // [T, E]
+    std::vector<float> y(x.size());                                    // [T, E]
+    ops::linear(Backend{}, u, in_proj_.data(), xz.data(), tokens, d, 2 * e);
+    for (index_t t = 0; t < tokens; ++t)
+      for (index_t c = 0; c < e; ++c) {
+        x[t * e + c] = xz[t * 2 * e + c];
+        z[t * e + c] = xz[t * 2 * e + e + c];
+      }
+    ops::causal_conv1d_silu(Backend{}, x.data(), state.conv.data(), conv_w_.data(), conv_b_.data(), xc.data(), tokens,
+                            e, d_conv());
+    ops::linear(Backend{}, xc.data(), x_proj_.data(), dbc.data(), tokens, e, proj);
+    // dt = softplus(dt_proj(dt_low) + bias); dt_low = dbc[:, :R] (row stride R + 2N).
+    for (index_t t = 0; t < tokens; ++t) {
+      ops::linear(Backend{}, dbc.data() + t * proj, dt_proj_w_.data(), dt.data() + t * e, 1, r, e);
+      for (index_t c = 0; c < e; ++c) dt[t * e + c] = ops::softplus(dt[t * e + c] + dt_proj_b_[c]);
+    }
+    ops::selective_scan(Backend{}, xc.data(), dt.data(), a_.data(), dbc.data() + r, dbc.data() + r + n, proj,
+                        d_.data(), z.data(), state.ssm.data(), y.data(), tokens, e, n);
+    ops::linear(Backend{}, y.data(), out_proj_.data(), out, tokens, e, d);
+  }
+
+  template <class F>
+  void for_each_parameter(F&& f) {
+    const index_t d = d_model(), e = d_inner(), n = d_state(), k = d_conv(), r = dt_rank();
+    f("in_proj.weight", Shape{2 * e, d}, in_proj_, ParamRole::matrix);
+    f("conv1d.weight", Shape{e, 1, k}, conv_w_, ParamRole::conv_weight);
+    if (dims_.conv_bias) f("conv1d.bias", Shape{e}, conv_b_, ParamRole::conv_bias);
+    f("x_proj.weight", Shape{r + 2 * n, e}, x_proj_, ParamRole::matrix);
+    f("dt_proj.weight", Shape{e, r}, dt_proj_w_, ParamRole::matrix);
+    f("dt_proj.bias", Shape{e}, dt_proj_b_, ParamRole::dt_bias);
+    f("A_log", Shape{e, n}, a_log_, ParamRole::a_log);
+    f("D", Shape{e}, d_, ParamRole::d_skip);
+    f("out_proj.weight", Shape{d, e}, out_proj_, ParamRole::matrix);
+  }
+
+ private:
+  static constexpr index_t pick(index_t fixed, index_t runtime) { return fixed != dynamic ? fixed : runtime; }
+
+  MambaDims dims_;
+  std::vector<float> in_proj_;    // [2E, D]  rows [0, E) -> x, [E, 2E) -> z
+  std::vector<float> conv_w_;     // [E, 1, K]
+  std::vector<float> conv_b_;     // [E] (zeros when dims.conv_bias is false)
+  std::vector<float> x_proj_;     // [R + 2N, E] -> dt_low, B, C
+  std::vector<float> dt_proj_w_;  // [E, R]
+  std::vector<float> dt_proj_b_;  // [E]
+  std::vector<float> a_log_;      // [E, N]
+  std::vector<float> d_;          // [E]
+  std::vector<float> out_proj_;   // [D, E]
+  std::vector<float> a_;          // [E, N] derived: -exp(A_log)
+};
+
+}  // namespace samba

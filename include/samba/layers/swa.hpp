@@ -1,0 +1,103 @@
+// samba/layers/swa.hpp: grouped-query attention with RoPE (or none) and a sliding window or full
+// causal mask (SPEC.md "Sliding-window attention"). Fused qkv rows are grouped per KV group g:
+// [q_{g,0} .. q_{g,q_per_kv-1}, k_g, v_g], head_size rows each.
+#pragma once
+
+#include <vector>
+
+#include "samba/backend/scalar.hpp"
+#include "samba/core/kv_cache.hpp"
+#include "samba/layers/parameter.hpp"
+#include "samba/model/config.hpp"
+#include "samba/ops/attention.hpp"
+#include "samba/ops/linear.hpp"
+#include "samba/ops/rope.hpp"
+
+namespace samba {
+
+/// Compile-time extents of an attention layer (samba::dynamic = taken from the checkpoint).
+/// `window` = dynamic takes it from the checkpoint; -1 means full causal attention.
+struct AttentionShape {
+  index_t d_model = dynamic;
+  index_t n_head = dynamic;
+  index_t n_kv_head = dynamic;
+  index_t head_size = dynamic;
+  index_t window = dynamic;
+};
+
+template <AttentionShape S = AttentionShape{}, class Backend = backend::Scalar>
+class SwaLayer {
+  static_assert(S.d_model >= 0 && S.n_head >= 0 && S.n_kv_head >= 0 && S.head_size >= 0,
+                "SwaLayer: extents must be positive or samba::dynamic");
+  static_assert(S.window >= -1, "SwaLayer: window must be positive, -1 (full causal) or samba::dynamic");
+  static_assert(S.n_head == dynamic || S.n_kv_head == dynamic || S.n_head % S.n_kv_head == 0,
+                "SwaLayer: n_head must be a multiple of n_kv_head (query groups)");
+
+ public:
+  using State = KvCache;
+
+  SwaLayer(const AttentionDims& dims, index_t window) : dims_(dims), window_(window) {
+    check_extent(S.d_model, dims.d_model, "SwaLayer", "d_model");
+    check_extent(S.n_head, dims.n_head, "SwaLayer", "n_head");
+    check_extent(S.n_kv_head, dims.n_kv_head, "SwaLayer", "n_kv_head");
+    check_extent(S.head_size, dims.head_size, "SwaLayer", "head_size");
+    check_extent(S.window, window, "SwaLayer", "window");
+    require(window == -1 || window >= 1, "SwaLayer: window ", window, " must be >= 1 or -1");
+    require(dims.n_kv_head > 0 && dims.n_head % dims.n_kv_head == 0, "SwaLayer: n_head ", dims.n_head,
+            " is not a multiple of n_kv_head ", dims.n_kv_head);
+    for_each_parameter([](std::string_view, const Shape& shape, std::vector<float>& w, ParamRole) { w = make_parameter(shape); });
+  }
+
+  constexpr index_t d_model() const { return pick(S.d_model, dims_.d_model); }
+  constexpr index_t n_head() const { return pick(S.n_head, dims_.n_head); }
+  constexpr index_t n_kv_head() const { return pick(S.n_kv_head, dims_.n_kv_head); }
+  constexpr index_t head_size() const { return pick(S.head_size, dims_.head_size); }
+  constexpr index_t window() const { return pick(S.window, window_); }
+
+  State new_state() const { return KvCache(window(), n_kv_head() * head_size()); }
+
+  /// x [T, D] at positions [cache.end(), cache.end() + T) -> out [T, D]; appends the chunk's keys/values.
+  void forward(State& cache, const float* x, float* out, index_t tokens) const {
+    const index_t d = d_model(), h = n_head(), g = n_kv_head(), hs = head_size();
+    const index_t q_per_kv = h / g, rows = (h + 2 * g) * hs;
+    const index_t first = cache.end();
+    std::vector<float> qkv(static_cast<std::size_t>(tokens * rows));  // [T, G, q_per_kv + 2, hs]
+    std::vector<float> q(static_cast<std::size_t>(tokens * h * hs));  // [T, H, hs]
+    std::vector<float> k(static_cast<std::size_t>(tokens * g * hs));  // [T, G, hs]
+    std::vector<float> v(k.size());                                    // [T, G, hs]
+    std::vector<float> y(q.size());                                    // [T, H, hs]
+    ops::linear(Backend{}, x, attn_.data(), qkv.data(), tokens, d, rows);
+    for (index_t t = 0; t < tokens; ++t)
+      for (index_t gi = 0; gi < g; ++gi) {
+        const float* group = qkv.data() + (t * g + gi) * (q_per_kv + 2) * hs;
+        std::copy_n(group, q_per_kv * hs, q.data() + (t * h + gi * q_per_kv) * hs);
+        std::copy_n(group + q_per_kv * hs, hs, k.data() + (t * g + gi) * hs);
+        std::copy_n(group + (q_per_kv + 1) * hs, hs, v.data() + (t * g + gi) * hs);
+      }
+    if (dims_.rope_dims > 0) {
+      ops::rope(Backend{}, q.data(), tokens, h, hs, dims_.rope_dims, first, dims_.rope_base, dims_.position_scale);
+      ops::rope(Backend{}, k.data(), tokens, g, hs, dims_.rope_dims, first, dims_.rope_base, dims_.position_scale);
+    }
+    ops::attention(Backend{}, q.data(), k.data(), v.data(), cache, first, y.data(), tokens,
+                   ops::AttentionShape{h, g, hs, window()});
+    cache.append(k.data(), v.data(), tokens);
+    ops::linear(Backend{}, y.data(), proj_.data(), out, tokens, h * hs, d);
+  }
+
+  template <class F>
+  void for_each_parameter(F&& f) {
+    const index_t d = d_model(), h = n_head(), g = n_kv_head(), hs = head_size();
+    f("attn.weight", Shape{(h + 2 * g) * hs, d}, attn_, ParamRole::matrix);
+    f("proj.weight", Shape{d, h * hs}, proj_, ParamRole::matrix);
+  }
+
+ private:
+  static constexpr index_t pick(index_t fixed, index_t runtime) { return fixed != dynamic ? fixed : runtime; }
+
+  AttentionDims dims_;
+  index_t window_;
+  std::vector<float> attn_;  // [(H + 2G) * hs, D] fused qkv, grouped per KV group
+  std::vector<float> proj_;  // [D, H * hs]
+};
+
+}  // namespace samba

@@ -1,0 +1,68 @@
+// samba/layers/swiglu.hpp: the LLaMA MLP, out = w3(silu(w1 x) * (w2 x)) (SPEC.md "SwiGLU MLP").
+#pragma once
+
+#include <vector>
+
+#include "samba/backend/scalar.hpp"
+#include "samba/layers/parameter.hpp"
+#include "samba/model/config.hpp"
+#include "samba/ops/activations.hpp"
+#include "samba/ops/linear.hpp"
+
+namespace samba {
+
+/// Compile-time extents of a SwiGLU MLP (samba::dynamic = taken from the checkpoint).
+struct MlpShape {
+  index_t d_model = dynamic;
+  index_t d_hidden = dynamic;
+};
+
+template <MlpShape S = MlpShape{}, class Backend = backend::Scalar>
+class SwiGLU {
+  static_assert(S.d_model >= 0 && S.d_hidden >= 0, "SwiGLU: extents must be positive or samba::dynamic");
+
+ public:
+  using State = void;  // stateless
+
+  explicit SwiGLU(const MlpDims& dims)
+      : dims_(dims), w1_(make_parameter({dims.d_hidden, dims.d_model})), w2_(make_parameter({dims.d_hidden, dims.d_model})),
+        w3_(make_parameter({dims.d_model, dims.d_hidden})) {
+    check_extent(S.d_model, dims.d_model, "SwiGLU", "d_model");
+    check_extent(S.d_hidden, dims.d_hidden, "SwiGLU", "d_hidden");
+  }
+
+  constexpr index_t d_model() const {
+    if constexpr (S.d_model != dynamic) return S.d_model;
+    else return dims_.d_model;
+  }
+  constexpr index_t d_hidden() const {
+    if constexpr (S.d_hidden != dynamic) return S.d_hidden;
+    else return dims_.d_hidden;
+  }
+
+  /// x [T, D] -> out [T, D].
+  void forward(const float* x, float* out, index_t tokens) const {
+    const index_t d = d_model(), i = d_hidden();
+    std::vector<float> gate(static_cast<std::size_t>(tokens * i));  // [T, I]
+    std::vector<float> up(gate.size());                            // [T, I]
+    ops::linear(Backend{}, x, w1_.data(), gate.data(), tokens, d, i);
+    ops::linear(Backend{}, x, w2_.data(), up.data(), tokens, d, i);
+    for (std::size_t k = 0; k < gate.size(); ++k) gate[k] = ops::silu(gate[k]) * up[k];
+    ops::linear(Backend{}, gate.data(), w3_.data(), out, tokens, i, d);
+  }
+
+  template <class F>
+  void for_each_parameter(F&& f) {
+    f("swiglu.w1.weight", Shape{d_hidden(), d_model()}, w1_, ParamRole::matrix);
+    f("swiglu.w2.weight", Shape{d_hidden(), d_model()}, w2_, ParamRole::matrix);
+    f("swiglu.w3.weight", Shape{d_model(), d_hidden()}, w3_, ParamRole::matrix);
+  }
+
+ private:
+  MlpDims dims_;
+  std::vector<float> w1_;  // [I, D] gate
+  std::vector<float> w2_;  // [I, D] up
+  std::vector<float> w3_;  // [D, I] down
+};
+
+}  // namespace samba

@@ -1,0 +1,221 @@
+// samba/model/model.hpp: a Samba-family language model composed of sublayers, each run as
+// `x = x + layer(rmsnorm(x))`, between a token embedding and a final RMSNorm + LM head
+// (SPEC.md "Block structure"). The shape S fixes extents at compile time (or leaves them dynamic);
+// the backend policy picks the kernels.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "samba/backend/scalar.hpp"
+#include "samba/core/tensor.hpp"
+#include "samba/layers/mamba.hpp"
+#include "samba/layers/rmsnorm.hpp"
+#include "samba/layers/swa.hpp"
+#include "samba/layers/swiglu.hpp"
+#include "samba/model/config.hpp"
+#include "samba/model/shape.hpp"
+#include "samba/ops/linear.hpp"
+
+namespace samba {
+
+using token_t = std::int32_t;
+
+/// Which positions of a forward pass produce logits.
+enum class LogitsFor : std::uint8_t { all, last, none };
+
+/// Called after each block with the residual stream x [T, D] (the golden `hidden.{block}`).
+using HiddenObserver = std::function<void(index_t block, const float* x, index_t tokens)>;
+
+/// Everything one sequence carries between calls; its size does not grow with the context for
+/// Samba, SWA and Mamba models (full-attention layers keep every key and value).
+struct SequenceState {
+  index_t position = 0;                 // tokens consumed so far
+  std::vector<MambaState> mamba;        // one per Mamba sublayer
+  std::vector<KvCache> attention;       // one per attention sublayer
+};
+
+template <ModelShape S = ModelShape{}, class Backend = backend::Scalar>
+class Model {
+  static_assert(S.n_layer >= 0 && S.vocab_size >= 0 && S.padded_vocab_size >= 0, "Model: extents must be positive or samba::dynamic");
+  static_assert(S.vocab_size == dynamic || S.padded_vocab_size == dynamic || S.padded_vocab_size >= S.vocab_size,
+                "Model: padded_vocab_size must be at least vocab_size");
+  static_assert(S.d_model == dynamic || S.n_head == dynamic || S.head_size == dynamic || S.n_head * S.head_size > 0,
+                "Model: heads need a positive head_size");
+
+ public:
+  using Mamba = MambaLayer<S.mamba(), Backend>;
+  using Attention = SwaLayer<S.attention(), Backend>;
+  using Mlp = SwiGLU<S.mlp(), Backend>;
+  using Norm = RMSNorm<S.d_model, Backend>;
+  using backend_type = Backend;
+  static constexpr ModelShape shape = S;
+
+  /// Builds a model with zero weights; fill them through for_each_parameter (see load.hpp, random_init.hpp).
+  explicit Model(ModelConfig config)
+      : config_(std::move(config)), final_norm_(config_.d_model, config_.norm_eps),
+        embedding_(make_parameter({config_.padded_vocab_size, config_.d_model})) {
+    config_.validate();
+    check_shape();
+    if (!config_.tie_embeddings) lm_head_ = make_parameter({config_.padded_vocab_size, config_.d_model});
+    for (const auto& spec : config_.sublayers) {
+      Sublayer sub{spec.kind, 0, Norm(config_.d_model, config_.norm_eps)};
+      switch (spec.kind) {
+        case SublayerKind::mamba: sub.index = push(mambas_, Mamba(config_.mamba)); break;
+        case SublayerKind::attention: sub.index = push(attentions_, Attention(config_.attention, spec.window)); break;
+        case SublayerKind::mlp: sub.index = push(mlps_, Mlp(config_.mlp)); break;
+      }
+      sublayers_.push_back(std::move(sub));
+    }
+  }
+
+  const ModelConfig& config() const { return config_; }
+  index_t d_model() const { return pick(S.d_model, config_.d_model); }
+  index_t padded_vocab_size() const { return pick(S.padded_vocab_size, config_.padded_vocab_size); }
+
+  SequenceState new_state() const {
+    SequenceState s;
+    for (const auto& m : mambas_) s.mamba.push_back(m.new_state());
+    for (const auto& a : attentions_) s.attention.push_back(a.new_state());
+    return s;
+  }
+
+  /// Runs `tokens` after whatever `state` has consumed (a prefill, or several chunks of one).
+  /// Returns logits [T, V_pad] (LogitsFor::all), [1, V_pad] (last) or [0, V_pad] (none).
+  Tensor<float> forward(SequenceState& state, std::span<const token_t> tokens, LogitsFor which = LogitsFor::all,
+                        const HiddenObserver& observer = {}) const {
+    check_state(state);
+    const index_t T = static_cast<index_t>(tokens.size()), D = d_model();
+    std::vector<float> x(static_cast<std::size_t>(T * D));        // [T, D] residual stream
+    std::vector<float> normed(x.size());                          // [T, D]
+    std::vector<float> out(x.size());                             // [T, D]
+    embed(tokens, x.data());
+    index_t block = 0;
+    for (std::size_t i = 0; i < sublayers_.size(); ++i) {
+      const Sublayer& sub = sublayers_[i];
+      sub.norm.forward(x.data(), normed.data(), T);
+      switch (sub.kind) {
+        case SublayerKind::mamba: mambas_[sub.index].forward(state.mamba[sub.index], normed.data(), out.data(), T); break;
+        case SublayerKind::attention:
+          attentions_[sub.index].forward(state.attention[sub.index], normed.data(), out.data(), T);
+          break;
+        case SublayerKind::mlp: mlps_[sub.index].forward(normed.data(), out.data(), T); break;
+      }
+      for (std::size_t k = 0; k < x.size(); ++k) x[k] += out[k];
+      if (config_.sublayers[i].ends_block && observer) observer(block++, x.data(), T);
+    }
+    state.position += T;
+    const index_t rows = which == LogitsFor::all ? T : (which == LogitsFor::last && T > 0 ? 1 : 0);
+    Tensor<float> logits({rows, padded_vocab_size()});
+    if (rows > 0) {
+      const float* tail = x.data() + (T - rows) * D;
+      final_norm_.forward(tail, normed.data(), rows);
+      ops::linear(Backend{}, normed.data(), head().data(), logits.ptr(), rows, D, padded_vocab_size());
+    }
+    return logits;
+  }
+
+  /// One decode step: consumes `token`, returns its logits [V_pad].
+  std::vector<float> step(SequenceState& state, token_t token) const {
+    return forward(state, std::span<const token_t>(&token, 1), LogitsFor::last).data;
+  }
+
+  /// Visits every tensor with its checkpoint name: f(name, shape, storage, role).
+  template <class F>
+  void for_each_parameter(F&& f) {
+    f(config_.embedding_name, Shape{config_.padded_vocab_size, config_.d_model}, embedding_, ParamRole::embedding);
+    for (std::size_t i = 0; i < sublayers_.size(); ++i) {
+      const SublayerSpec& spec = config_.sublayers[i];
+      Sublayer& sub = sublayers_[i];
+      sub.norm.for_each_parameter([&](std::string_view, const Shape& s, std::vector<float>& w, ParamRole r) { f(spec.norm, s, w, r); });
+      auto prefixed = [&](std::string_view suffix, const Shape& s, std::vector<float>& w, ParamRole r) {
+        f(spec.prefix + std::string(suffix), s, w, r);
+      };
+      switch (sub.kind) {
+        case SublayerKind::mamba: mambas_[sub.index].for_each_parameter(prefixed); break;
+        case SublayerKind::attention: attentions_[sub.index].for_each_parameter(prefixed); break;
+        case SublayerKind::mlp: mlps_[sub.index].for_each_parameter(prefixed); break;
+      }
+    }
+    final_norm_.for_each_parameter([&](std::string_view, const Shape& s, std::vector<float>& w, ParamRole r) {
+      f(config_.final_norm_name, s, w, r);
+    });
+    if (!config_.tie_embeddings)
+      f(config_.lm_head_name, Shape{config_.padded_vocab_size, config_.d_model}, lm_head_, ParamRole::matrix);
+  }
+
+  /// Recomputes values derived from weights; call after writing weights through for_each_parameter.
+  void prepare() {
+    for (auto& m : mambas_) m.prepare();
+  }
+
+  index_t parameter_count() {
+    index_t n = 0;
+    for_each_parameter([&](std::string_view, const Shape& s, std::vector<float>&, ParamRole) { n += element_count(s); });
+    return n;
+  }
+
+ private:
+  struct Sublayer {
+    SublayerKind kind;
+    std::size_t index;  // into mambas_, attentions_ or mlps_
+    Norm norm;          // its pre-norm
+  };
+
+  static constexpr index_t pick(index_t fixed, index_t runtime) { return fixed != dynamic ? fixed : runtime; }
+
+  template <class V, class L>
+  static std::size_t push(V& v, L&& layer) {
+    v.push_back(std::forward<L>(layer));
+    return v.size() - 1;
+  }
+
+  const std::vector<float>& head() const { return config_.tie_embeddings ? embedding_ : lm_head_; }
+
+  void embed(std::span<const token_t> tokens, float* x) const {
+    const index_t D = d_model();
+    for (std::size_t t = 0; t < tokens.size(); ++t) {
+      const token_t id = tokens[t];
+      require(id >= 0 && id < config_.vocab_size, "token id ", id, " at position ", t, " is outside the vocabulary [0, ",
+              config_.vocab_size, ")");
+      std::copy_n(embedding_.data() + id * D, D, x + static_cast<index_t>(t) * D);
+    }
+  }
+
+  void check_state(const SequenceState& s) const {
+    require(s.mamba.size() == mambas_.size() && s.attention.size() == attentions_.size(),
+            "sequence state does not belong to this model (", s.mamba.size(), " Mamba and ", s.attention.size(),
+            " attention states; the model has ", mambas_.size(), " and ", attentions_.size(), ")");
+    for (std::size_t i = 0; i < attentions_.size(); ++i)
+      require(s.attention[i].end() == s.position, "sequence state is inconsistent: attention layer ", i, " holds ",
+              s.attention[i].end(), " positions, the state says ", s.position);
+  }
+
+  void check_shape() const {
+    const ModelConfig& c = config_;
+    const std::string what = "model '" + c.name + "'";
+    require(S.architecture == Architecture::any || S.architecture == c.architecture, what, " is a ", to_string(c.architecture),
+            " model but the model type was compiled for ", to_string(S.architecture));
+    check_extent(S.n_layer, c.n_layer, what, "n_layer");
+    check_extent(S.vocab_size, c.vocab_size, what, "vocab_size");
+    check_extent(S.padded_vocab_size, c.padded_vocab_size, what, "padded_vocab_size");
+  }
+
+  ModelConfig config_;
+  Norm final_norm_;
+  std::vector<float> embedding_;  // [V_pad, D] wte; also the head when tied
+  std::vector<float> lm_head_;    // [V_pad, D] untied head (empty when tied)
+  std::vector<Sublayer> sublayers_;
+  std::vector<Mamba> mambas_;
+  std::vector<Attention> attentions_;
+  std::vector<Mlp> mlps_;
+};
+
+/// A model whose every extent comes from its checkpoint.
+template <class Backend = backend::Scalar>
+using DynamicModel = Model<ModelShape{}, Backend>;
+
+}  // namespace samba

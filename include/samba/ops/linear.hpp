@@ -1,0 +1,25 @@
+// samba/ops/linear.hpp: y = x W^T, the nn.Linear of every projection (no bias anywhere in Samba).
+#pragma once
+
+#include "samba/backend/scalar.hpp"
+#include "samba/config.hpp"
+#include "samba/core/types.hpp"
+
+namespace samba::ops {
+
+/// x [T, in], W [out, in] row-major, y [T, out]. Overwrites y, or adds to it when `accumulate`.
+inline void linear(backend::Scalar, const float* SAMBA_RESTRICT x, const float* SAMBA_RESTRICT w,
+                   float* SAMBA_RESTRICT y, index_t tokens, index_t in, index_t out, bool accumulate = false) {
+  for (index_t t = 0; t < tokens; ++t) {
+    const float* xt = x + t * in;
+    float* yt = y + t * out;
+    for (index_t o = 0; o < out; ++o) {
+      const float* wo = w + o * in;
+      double acc = 0.0;
+      for (index_t i = 0; i < in; ++i) acc += static_cast<double>(xt[i]) * wo[i];
+      yt[o] = accumulate ? yt[o] + static_cast<float>(acc) : static_cast<float>(acc);
+    }
+  }
+}
+
+}  // namespace samba::ops
