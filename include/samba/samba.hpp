@@ -7,6 +7,7 @@
 #include "samba/model/config_json.hpp"
 #include "samba/model/generate.hpp"
 #include "samba/model/load.hpp"
+#include "samba/model/memory.hpp"
 #include "samba/model/model.hpp"
 #include "samba/model/random_init.hpp"
 #include "samba/model/shape.hpp"

@@ -76,6 +76,9 @@ struct SublayerSpec {
   bool ends_block = false;  // the residual stream after it is hidden.{block}
 };
 
+/// Largest block count accepted (checked before anything is sized from it).
+inline constexpr index_t max_layers = 4096;
+
 struct ModelConfig {
   std::string name;
   Architecture architecture = Architecture::samba;
@@ -107,7 +110,7 @@ struct ModelConfig {
       require(v > 0 && v <= max, where, ": ", field, " = ", v, " is outside [1, ", max, "]");
     };
     positive(d_model, "d_model", 1 << 16);
-    positive(n_layer, "n_layer", 4096);
+    positive(n_layer, "n_layer", max_layers);
     positive(vocab_size, "vocab_size", 1 << 24);
     positive(padded_vocab_size, "padded_vocab_size", 1 << 24);
     require(padded_vocab_size >= vocab_size, where, ": padded_vocab_size ", padded_vocab_size, " < vocab_size ",

@@ -34,6 +34,13 @@ class JsonFields {
   }
   index_t integer(const char* key, index_t fallback) const { return has(key) ? integer(key) : fallback; }
 
+  /// A required integer in [min, max], checked before anything is sized from it.
+  index_t bounded(const char* key, index_t min, index_t max) const {
+    const index_t v = integer(key);
+    if (v < min || v > max) fail(file_, ": ", key, " = ", v, " is outside [", min, ", ", max, "]");
+    return v;
+  }
+
   double number(const char* key) const {
     const auto& v = at(key);
     if (!v.is_number()) fail(file_, ": field '", key, "' must be a number, got ", v.dump());
@@ -105,15 +112,22 @@ inline ModelConfig official_config(const JsonFields& f) {
   auto refuse_unless = [&](bool ok, const char* what) {
     if (!ok) fail(file, ": unsupported configuration: ", what);
   };
-  const std::string norm_class = f.string("_norm_class", "LayerNorm");
-  refuse_unless(norm_class == "RMSNorm" || norm_class == "FusedRMSNorm", "_norm_class must be RMSNorm or FusedRMSNorm");
+  // `mamba: true` models are Mamba MBlocks only: their norm is chosen by `rms_norm` alone, and
+  // the MLP, bias and residual fields do not apply (the trainer leaves its defaults there).
+  const bool mamba_only = f.boolean("mamba", false);
   refuse_unless(f.boolean("rms_norm", true), "rms_norm must be true");
-  refuse_unless(f.string("_mlp_class", "GptNeoxMLP") == "LLaMAMLP", "_mlp_class must be LLaMAMLP (SwiGLU)");
-  refuse_unless(!f.boolean("bias", true), "bias must be false");
-  refuse_unless(!f.boolean("parallel_residual", true), "parallel_residual must be false");
+  if (!mamba_only) {
+    const std::string norm_class = f.string("_norm_class", "LayerNorm");
+    refuse_unless(norm_class == "RMSNorm" || norm_class == "FusedRMSNorm", "_norm_class must be RMSNorm or FusedRMSNorm");
+    if (f.boolean("mlp", true))
+      refuse_unless(f.string("_mlp_class", "GptNeoxMLP") == "LLaMAMLP", "_mlp_class must be LLaMAMLP (SwiGLU)");
+    refuse_unless(!f.boolean("bias", true), "bias must be false");
+    refuse_unless(!f.boolean("parallel_residual", true), "parallel_residual must be false");
+  }
   refuse_unless(!f.boolean("shared_attention_norm", false), "shared_attention_norm must be false");
   refuse_unless(!f.boolean("sc_attn", false), "sc_attn (short-conv attention) is not implemented");
   refuse_unless(!f.boolean("use_mega", false), "use_mega is not implemented");
+  refuse_unless(!f.boolean("abl_mamba", false), "abl_mamba (an MLP in place of Mamba) is not implemented");
   refuse_unless(f.integer("ret_per_layer", -1) <= 0, "RetNet layers (ret_per_layer) are not implemented");
   refuse_unless(f.integer("gla_per_layer", -1) <= 0, "GLA layers (gla_per_layer) are not implemented");
 
@@ -121,7 +135,7 @@ inline ModelConfig official_config(const JsonFields& f) {
   c.format = CheckpointFormat::official;
   c.name = f.string("name", "samba");
   c.d_model = f.integer("n_embd");
-  c.n_layer = f.integer("n_layer");
+  c.n_layer = f.bounded("n_layer", 1, max_layers);
   const index_t n_head = f.integer("n_head");
   require(n_head > 0, file, ": n_head must be positive");
   c.vocab_size = f.integer("vocab_size");
@@ -134,7 +148,7 @@ inline ModelConfig official_config(const JsonFields& f) {
   layout.n_layer = c.n_layer;
   layout.mb_per_layer = f.integer("mb_per_layer", -1);
   layout.mamba_swa_mlp = f.boolean("mamba_swa_mlp", false);
-  layout.mamba_only = f.boolean("mamba", false);
+  layout.mamba_only = mamba_only;
   layout.mlp = f.boolean("mlp", true);
   layout.window = f.integer("local_window", -1);
   layout.full_per_layer = f.integer("full_per_layer", 1000000);
@@ -174,7 +188,7 @@ inline ModelConfig hf_mamba_config(const JsonFields& f) {
   c.architecture = Architecture::mamba_only;
   c.name = f.string("_name_or_path", "mamba");
   c.d_model = f.integer("hidden_size");
-  c.n_layer = f.integer("num_hidden_layers");
+  c.n_layer = f.bounded("num_hidden_layers", 1, max_layers);
   c.vocab_size = f.integer("vocab_size");
   c.padded_vocab_size = c.vocab_size;
   c.norm_eps = static_cast<float>(f.number("layer_norm_epsilon", 1e-5));

@@ -1,0 +1,12 @@
+# Runs CMD (a ;-list) and passes only if it exits non-zero (not by a signal) with stderr matching EXPECT.
+execute_process(COMMAND ${CMD} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+if(NOT rc MATCHES "^[0-9]+$")
+  message(FATAL_ERROR "terminated abnormally (${rc}); stderr:\n${err}")
+endif()
+if(rc EQUAL 0)
+  message(FATAL_ERROR "exited 0 but should have failed; stdout:\n${out}")
+endif()
+if(NOT err MATCHES "${EXPECT}")
+  message(FATAL_ERROR "stderr does not match '${EXPECT}':\n${err}")
+endif()
+message(STATUS "exit ${rc}: ${err}")

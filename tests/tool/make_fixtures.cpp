@@ -1,0 +1,52 @@
+// tests/tool/make_fixtures.cpp: writes malformed inputs for the tool's error tests into a folder.
+//   make_fixtures OUT_DIR CASE_DIR
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <samba/io/safetensors.hpp>
+
+using namespace samba;
+namespace fs = std::filesystem;
+
+int main(int argc, char** argv) {
+  if (argc != 3) {
+    std::cerr << "usage: make_fixtures OUT_DIR CASE_DIR\n";
+    return 2;
+  }
+  const fs::path out = argv[1], source = argv[2];
+  fs::create_directories(out);
+  Tensor<std::int64_t> ids({1, 4});
+  ids.data = {1, 2, 3, 1000000};
+  io::write_safetensors((out / "ids_out_of_vocab.safetensors").string(), {io::tensor_to_write("input_ids", DType::i64, ids)});
+  ids.data = {1, 2, 3, -5};
+  io::write_safetensors((out / "ids_negative.safetensors").string(), {io::tensor_to_write("input_ids", DType::i64, ids)});
+  Tensor<std::int64_t> flat({4}, 1);
+  io::write_safetensors((out / "ids_rank1.safetensors").string(), {io::tensor_to_write("input_ids", DType::i64, flat)});
+  Tensor<float> floats({1, 4}, 1.0f);
+  io::write_safetensors((out / "ids_float.safetensors").string(), {io::tensor_to_write("input_ids", DType::f32, floats)});
+
+  // Checkpoints: good config with a truncated, a garbage and a bit-flipped-header model file.
+  std::ifstream in(source / "model.safetensors", std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto checkpoint = [&](const std::string& name, const std::string& model_bytes) {
+    fs::create_directories(out / name);
+    fs::copy_file(source / "config.json", out / name / "config.json", fs::copy_options::overwrite_existing);
+    std::ofstream(out / name / "model.safetensors", std::ios::binary) << model_bytes;
+  };
+  checkpoint("truncated", bytes.substr(0, bytes.size() / 2));
+  checkpoint("garbage", "this is not a safetensors file at all");
+  std::string flipped = bytes;
+  flipped[3] ^= 0x40;  // header length becomes absurd
+  checkpoint("flipped", flipped);
+  // A config that does not parse, and one with an absurd size.
+  checkpoint("bad_config", bytes);
+  std::ofstream(out / "bad_config" / "config.json") << "{\"n_embd\": 64, \"n_layer\": ";
+  checkpoint("absurd_config", bytes);
+  std::ifstream cfg(source / "config.json");
+  std::string text((std::istreambuf_iterator<char>(cfg)), std::istreambuf_iterator<char>());
+  const auto pos = text.find("\"n_layer\"");
+  if (pos == std::string::npos) return 1;
+  text.replace(pos, text.find(',', pos) - pos, "\"n_layer\": 100000000");
+  std::ofstream(out / "absurd_config" / "config.json") << text;
+  return 0;
+}
