@@ -17,7 +17,7 @@ namespace {
 template <class Layer>
 Params randomize_layer(Layer& layer, std::uint64_t seed, float scale = 0.3f) {
   Params p;
-  layer.for_each_parameter([&](std::string_view name, const Shape&, std::vector<float>& w, ParamRole) {
+  layer.for_each_parameter([&](std::string_view name, const Shape&, auto& w, ParamRole) {
     w = test::random_vector(w.size(), seed++, scale);
     p[std::string(name)] = w;
   });
@@ -149,7 +149,7 @@ std::vector<float> run_chunked(const Layer& layer, const std::vector<float>& x, 
   std::vector<float> out(x.size());
   for (index_t t = 0, c = 0; t < T; ++c) {
     const index_t n = std::min(chunks[c % chunks.size()], T - t);
-    layer.forward(state, x.data() + t * D, out.data() + t * D, n);
+    layer.forward(backend::Scalar{}, state, x.data() + t * D, out.data() + t * D, n);
     t += n;
   }
   return out;
@@ -163,7 +163,7 @@ TEST_CASE("RMSNorm matches x / sqrt(mean(x^2) + eps) * w", "[layers]") {
   const Params p = randomize_layer(norm, 1);
   const auto x = test::random_vector(T * D, 2);
   std::vector<float> y(x.size()), want(x.size());
-  norm.forward(x.data(), y.data(), T);
+  norm.forward(backend::Scalar{}, x.data(), y.data(), T);
   for (index_t t = 0; t < T; ++t) {
     double ms = 0;
     for (index_t i = 0; i < D; ++i) ms += double(x[t * D + i]) * x[t * D + i] / D;
@@ -179,7 +179,7 @@ TEST_CASE("SwiGLU matches w3(silu(w1 x) * (w2 x))", "[layers]") {
   const index_t T = 5, D = dims.d_model, I = dims.d_hidden;
   const auto x = test::random_vector(T * D, 4);
   std::vector<float> y(x.size()), want(x.size());
-  mlp.forward(x.data(), y.data(), T);
+  mlp.forward(backend::Scalar{}, x.data(), y.data(), T);
   for (index_t t = 0; t < T; ++t) {
     std::vector<double> h(I);
     for (index_t i = 0; i < I; ++i) {
@@ -206,7 +206,7 @@ TEST_CASE("MambaLayer matches the closed-form selective scan", "[layers]") {
   const auto x = test::random_vector(T * D, 11);
   auto state = layer.new_state();
   std::vector<float> y(x.size());
-  layer.forward(state, x.data(), y.data(), T);
+  layer.forward(backend::Scalar{}, state, x.data(), y.data(), T);
   CHECK(test::rel_l2(y, mamba_direct(p, dims, x, T)) < 1e-5);
 }
 

@@ -2,12 +2,19 @@
 // double accumulators. It is the numeric ground truth every faster backend is tested against.
 #pragma once
 
+namespace samba::ops {
+/// Base of every backend policy. Layers call ops unqualified (`linear(backend, ...)`), so
+/// argument-dependent lookup searches samba::ops through this base and picks the most derived
+/// backend's overload; an op a backend does not provide falls back to its base's (xsimd style).
+struct Dispatch {};
+}  // namespace samba::ops
+
 namespace samba::backend {
 
-/// Policy tag: selects the reference overloads in samba::ops.
-/// Faster backends derive from it (xsimd style), so any op they do not overload falls back here.
-struct Scalar {
+/// Policy: the reference overloads in samba::ops. Stateless.
+struct Scalar : ops::Dispatch {
   static constexpr const char* name = "scalar";
+  int threads() const { return 1; }
 };
 
 }  // namespace samba::backend

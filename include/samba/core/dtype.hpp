@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <cstring>
 #include <string_view>
+#include <type_traits>
 
 namespace samba {
 
@@ -68,6 +69,28 @@ inline std::uint16_t f32_to_bf16(float value) {
   if ((u & 0x7fffffffu) > 0x7f800000u) return static_cast<std::uint16_t>((u >> 16) | 0x40u);
   u += 0x7fffu + ((u >> 16) & 1u);
   return static_cast<std::uint16_t>(u >> 16);
+}
+
+/// A bfloat16 weight: the top 16 bits of a float32. Storage only; arithmetic happens in float32.
+struct bf16 {
+  std::uint16_t bits = 0;
+};
+
+inline float to_float(float v) { return v; }
+inline float to_float(bf16 v) { return bf16_to_f32(v.bits); }
+
+/// Converts a float32 to the storage type W (float or bf16, rounding to nearest even).
+template <class W>
+W from_float(float v) {
+  if constexpr (std::is_same_v<W, bf16>) return bf16{f32_to_bf16(v)};
+  else return v;
+}
+
+/// The checkpoint dtype a storage type corresponds to.
+template <class W>
+constexpr DType dtype_of() {
+  if constexpr (std::is_same_v<W, bf16>) return DType::bf16;
+  else return DType::f32;
 }
 
 /// IEEE binary16 bits -> float32 (subnormals, infinities and NaN included).

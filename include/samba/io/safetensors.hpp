@@ -62,6 +62,25 @@ class SafetensorsFile {
     convert_to_f32(t, out);
   }
 
+  /// Reads a floating tensor into float or bf16 storage of the expected shape (BF16 -> bf16 is a
+  /// bit copy; anything else goes through float32, rounding to nearest even for bf16).
+  template <class T>
+  void read_into(const std::string& name, const Shape& expected, std::vector<T>& out) const {
+    if constexpr (std::is_same_v<T, float>) {
+      read_f32_into(name, expected, out);
+    } else {
+      static_assert(std::is_same_v<T, bf16>, "read_into: storage must be float or bf16");
+      const TensorInfo& t = info(name);
+      if (t.dtype == DType::bf16 && t.shape == expected && out.size() == static_cast<std::size_t>(element_count(expected))) {
+        std::memcpy(out.data(), raw(t).data(), out.size() * 2);
+        return;
+      }
+      std::vector<float> f(out.size());
+      read_f32_into(name, expected, f);
+      for (std::size_t i = 0; i < f.size(); ++i) out[i] = bf16{f32_to_bf16(f[i])};
+    }
+  }
+
   Tensor<float> read_f32(const std::string& name) const {
     const TensorInfo& t = info(name);
     Tensor<float> out(t.shape);

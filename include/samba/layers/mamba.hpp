@@ -2,13 +2,14 @@
 // in_proj -> causal conv + SiLU -> x_proj -> dt (softplus) -> selective scan (D skip, silu(z) gate) -> out_proj.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
 #include "samba/backend/scalar.hpp"
 #include "samba/layers/parameter.hpp"
 #include "samba/model/config.hpp"
-#include "samba/ops/activations.hpp"
+#include "samba/ops/elementwise.hpp"
 #include "samba/ops/causal_conv1d.hpp"
 #include "samba/ops/linear.hpp"
 #include "samba/ops/selective_scan.hpp"
@@ -30,7 +31,8 @@ struct MambaState {
   std::vector<float> ssm;   // [E, N] h
 };
 
-template <MambaShape S = MambaShape{}, class Backend = backend::Scalar>
+/// W: storage type of the projection matrices (float or bf16); small vectors stay float.
+template <MambaShape S = MambaShape{}, class Backend = backend::Scalar, class W = float>
 class MambaLayer {
   static_assert(S.d_model >= 0 && S.d_inner >= 0 && S.d_state >= 0 && S.d_conv >= 0 && S.dt_rank >= 0,
                 "MambaLayer: extents must be positive or samba::dynamic");
@@ -44,7 +46,7 @@ class MambaLayer {
     check_extent(S.d_state, dims.d_state, "MambaLayer", "d_state");
     check_extent(S.d_conv, dims.d_conv, "MambaLayer", "d_conv");
     check_extent(S.dt_rank, dims.dt_rank, "MambaLayer", "dt_rank");
-    for_each_parameter([](std::string_view, const Shape& shape, std::vector<float>& w, ParamRole) { w = make_parameter(shape); });
+    for_each_parameter([](std::string_view, const Shape& shape, auto& w, ParamRole) { allocate(w, shape); });
     conv_b_.assign(static_cast<std::size_t>(d_inner()), 0.0f);  // stays zero when the checkpoint has no conv bias
     prepare();
   }
@@ -67,7 +69,7 @@ class MambaLayer {
   }
 
   /// u [T, D] -> out [T, D], continuing from `state` and leaving it after the last token.
-  void forward(State& state, const float* u, float* out, index_t tokens) const {
+  void forward(const Backend& be, State& state, const float* u, float* out, index_t tokens) const {
     const index_t d = d_model(), e = d_inner(), n = d_state(), r = dt_rank();
     const index_t proj = r + 2 * n;
     std::vector<float> xz(static_cast<std::size_t>(tokens * 2 * e));  // [T, 2E] in_proj(u)
@@ -77,23 +79,23 @@ class MambaLayer {
     std::vector<float> dbc(static_cast<std::size_t>(tokens * proj));  // [T, R + 2N] x_proj(xc)
     std::vector<float> dt(x.size());                                   // [T, E]
     std::vector<float> y(x.size());                                    // [T, E]
-    ops::linear(Backend{}, u, in_proj_.data(), xz.data(), tokens, d, 2 * e);
+    linear(be, u, in_proj_.data(), xz.data(), tokens, d, 2 * e);
     for (index_t t = 0; t < tokens; ++t)
       for (index_t c = 0; c < e; ++c) {
         x[t * e + c] = xz[t * 2 * e + c];
         z[t * e + c] = xz[t * 2 * e + e + c];
       }
-    ops::causal_conv1d_silu(Backend{}, x.data(), state.conv.data(), conv_w_.data(), conv_b_.data(), xc.data(), tokens,
+    causal_conv1d_silu(be, x.data(), state.conv.data(), conv_w_.data(), conv_b_.data(), xc.data(), tokens,
                             e, d_conv());
-    ops::linear(Backend{}, xc.data(), x_proj_.data(), dbc.data(), tokens, e, proj);
+    linear(be, xc.data(), x_proj_.data(), dbc.data(), tokens, e, proj);
     // dt = softplus(dt_proj(dt_low) + bias); dt_low = dbc[:, :R] (row stride R + 2N).
-    for (index_t t = 0; t < tokens; ++t) {
-      ops::linear(Backend{}, dbc.data() + t * proj, dt_proj_w_.data(), dt.data() + t * e, 1, r, e);
-      for (index_t c = 0; c < e; ++c) dt[t * e + c] = ops::softplus(dt[t * e + c] + dt_proj_b_[c]);
-    }
-    ops::selective_scan(Backend{}, xc.data(), dt.data(), a_.data(), dbc.data() + r, dbc.data() + r + n, proj,
+    std::vector<float> dt_low(static_cast<std::size_t>(tokens * r));  // [T, R]
+    for (index_t t = 0; t < tokens; ++t) std::copy_n(dbc.data() + t * proj, r, dt_low.data() + t * r);
+    linear(be, dt_low.data(), dt_proj_w_.data(), dt.data(), tokens, r, e);
+    softplus_bias(be, dt.data(), dt_proj_b_.data(), tokens, e);
+    selective_scan(be, xc.data(), dt.data(), a_.data(), dbc.data() + r, dbc.data() + r + n, proj,
                         d_.data(), z.data(), state.ssm.data(), y.data(), tokens, e, n);
-    ops::linear(Backend{}, y.data(), out_proj_.data(), out, tokens, e, d);
+    linear(be, y.data(), out_proj_.data(), out, tokens, e, d);
   }
 
   template <class F>
@@ -114,15 +116,15 @@ class MambaLayer {
   static constexpr index_t pick(index_t fixed, index_t runtime) { return fixed != dynamic ? fixed : runtime; }
 
   MambaDims dims_;
-  std::vector<float> in_proj_;    // [2E, D]  rows [0, E) -> x, [E, 2E) -> z
+  std::vector<W> in_proj_;        // [2E, D]  rows [0, E) -> x, [E, 2E) -> z
   std::vector<float> conv_w_;     // [E, 1, K]
   std::vector<float> conv_b_;     // [E] (zeros when dims.conv_bias is false)
-  std::vector<float> x_proj_;     // [R + 2N, E] -> dt_low, B, C
-  std::vector<float> dt_proj_w_;  // [E, R]
+  std::vector<W> x_proj_;         // [R + 2N, E] -> dt_low, B, C
+  std::vector<W> dt_proj_w_;      // [E, R]
   std::vector<float> dt_proj_b_;  // [E]
   std::vector<float> a_log_;      // [E, N]
   std::vector<float> d_;          // [E]
-  std::vector<float> out_proj_;   // [D, E]
+  std::vector<W> out_proj_;       // [D, E]
   std::vector<float> a_;          // [E, N] derived: -exp(A_log)
 };
 

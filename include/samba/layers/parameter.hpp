@@ -19,6 +19,12 @@ inline std::vector<float> make_parameter(const Shape& shape) {
   return std::vector<float>(static_cast<std::size_t>(element_count(shape)), 0.0f);
 }
 
+/// Sizes `storage` (float or bf16 elements) for a tensor of `shape`, zero-filled.
+template <class T>
+void allocate(std::vector<T>& storage, const Shape& shape) {
+  storage.assign(static_cast<std::size_t>(element_count(shape)), T{});
+}
+
 /// A compile-time extent must agree with the run-time one: throws Error naming the field.
 inline void check_extent(index_t fixed, index_t runtime, std::string_view layer, std::string_view field) {
   require(extent_matches(fixed, runtime), layer, ": ", field, " is ", runtime,

@@ -23,8 +23,8 @@ class RMSNorm {
   float eps() const { return eps_; }
 
   /// x [T, D] -> y [T, D] (y may alias x).
-  void forward(const float* x, float* y, index_t tokens) const {
-    ops::rmsnorm(Backend{}, x, weight_.data(), y, tokens, dim(), eps_);
+  void forward(const Backend& be, const float* x, float* y, index_t tokens) const {
+    rmsnorm(be, x, weight_.data(), y, tokens, dim(), eps_);
   }
 
   template <class F>

@@ -25,7 +25,8 @@ struct AttentionShape {
   index_t window = dynamic;
 };
 
-template <AttentionShape S = AttentionShape{}, class Backend = backend::Scalar>
+/// W: storage type of the projection matrices (float or bf16).
+template <AttentionShape S = AttentionShape{}, class Backend = backend::Scalar, class W = float>
 class SwaLayer {
   static_assert(S.d_model >= 0 && S.n_head >= 0 && S.n_kv_head >= 0 && S.head_size >= 0,
                 "SwaLayer: extents must be positive or samba::dynamic");
@@ -45,7 +46,7 @@ class SwaLayer {
     require(window == -1 || window >= 1, "SwaLayer: window ", window, " must be >= 1 or -1");
     require(dims.n_kv_head > 0 && dims.n_head % dims.n_kv_head == 0, "SwaLayer: n_head ", dims.n_head,
             " is not a multiple of n_kv_head ", dims.n_kv_head);
-    for_each_parameter([](std::string_view, const Shape& shape, std::vector<float>& w, ParamRole) { w = make_parameter(shape); });
+    for_each_parameter([](std::string_view, const Shape& shape, auto& w, ParamRole) { allocate(w, shape); });
   }
 
   constexpr index_t d_model() const { return pick(S.d_model, dims_.d_model); }
@@ -57,7 +58,7 @@ class SwaLayer {
   State new_state() const { return KvCache(window(), n_kv_head() * head_size()); }
 
   /// x [T, D] at positions [cache.end(), cache.end() + T) -> out [T, D]; appends the chunk's keys/values.
-  void forward(State& cache, const float* x, float* out, index_t tokens) const {
+  void forward(const Backend& be, State& cache, const float* x, float* out, index_t tokens) const {
     const index_t d = d_model(), h = n_head(), g = n_kv_head(), hs = head_size();
     const index_t q_per_kv = h / g, rows = (h + 2 * g) * hs;
     const index_t first = cache.end();
@@ -66,7 +67,7 @@ class SwaLayer {
     std::vector<float> k(static_cast<std::size_t>(tokens * g * hs));  // [T, G, hs]
     std::vector<float> v(k.size());                                    // [T, G, hs]
     std::vector<float> y(q.size());                                    // [T, H, hs]
-    ops::linear(Backend{}, x, attn_.data(), qkv.data(), tokens, d, rows);
+    linear(be, x, attn_.data(), qkv.data(), tokens, d, rows);
     for (index_t t = 0; t < tokens; ++t)
       for (index_t gi = 0; gi < g; ++gi) {
         const float* group = qkv.data() + (t * g + gi) * (q_per_kv + 2) * hs;
@@ -75,13 +76,13 @@ class SwaLayer {
         std::copy_n(group + (q_per_kv + 1) * hs, hs, v.data() + (t * g + gi) * hs);
       }
     if (dims_.rope_dims > 0) {
-      ops::rope(Backend{}, q.data(), tokens, h, hs, dims_.rope_dims, first, dims_.rope_base, dims_.position_scale);
-      ops::rope(Backend{}, k.data(), tokens, g, hs, dims_.rope_dims, first, dims_.rope_base, dims_.position_scale);
+      rope(be, q.data(), tokens, h, hs, dims_.rope_dims, first, dims_.rope_base, dims_.position_scale);
+      rope(be, k.data(), tokens, g, hs, dims_.rope_dims, first, dims_.rope_base, dims_.position_scale);
     }
-    ops::attention(Backend{}, q.data(), k.data(), v.data(), cache, first, y.data(), tokens,
+    attention(be, q.data(), k.data(), v.data(), cache, first, y.data(), tokens,
                    ops::AttentionShape{h, g, hs, window()});
     cache.append(k.data(), v.data(), tokens);
-    ops::linear(Backend{}, y.data(), proj_.data(), out, tokens, h * hs, d);
+    linear(be, y.data(), proj_.data(), out, tokens, h * hs, d);
   }
 
   template <class F>
@@ -96,8 +97,8 @@ class SwaLayer {
 
   AttentionDims dims_;
   index_t window_;
-  std::vector<float> attn_;  // [(H + 2G) * hs, D] fused qkv, grouped per KV group
-  std::vector<float> proj_;  // [D, H * hs]
+  std::vector<W> attn_;  // [(H + 2G) * hs, D] fused qkv, grouped per KV group
+  std::vector<W> proj_;  // [D, H * hs]
 };
 
 }  // namespace samba

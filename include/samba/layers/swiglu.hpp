@@ -6,7 +6,7 @@
 #include "samba/backend/scalar.hpp"
 #include "samba/layers/parameter.hpp"
 #include "samba/model/config.hpp"
-#include "samba/ops/activations.hpp"
+#include "samba/ops/elementwise.hpp"
 #include "samba/ops/linear.hpp"
 
 namespace samba {
@@ -17,18 +17,18 @@ struct MlpShape {
   index_t d_hidden = dynamic;
 };
 
-template <MlpShape S = MlpShape{}, class Backend = backend::Scalar>
+/// W: storage type of the matrices (float or bf16).
+template <MlpShape S = MlpShape{}, class Backend = backend::Scalar, class W = float>
 class SwiGLU {
   static_assert(S.d_model >= 0 && S.d_hidden >= 0, "SwiGLU: extents must be positive or samba::dynamic");
 
  public:
   using State = void;  // stateless
 
-  explicit SwiGLU(const MlpDims& dims)
-      : dims_(dims), w1_(make_parameter({dims.d_hidden, dims.d_model})), w2_(make_parameter({dims.d_hidden, dims.d_model})),
-        w3_(make_parameter({dims.d_model, dims.d_hidden})) {
+  explicit SwiGLU(const MlpDims& dims) : dims_(dims) {
     check_extent(S.d_model, dims.d_model, "SwiGLU", "d_model");
     check_extent(S.d_hidden, dims.d_hidden, "SwiGLU", "d_hidden");
+    for_each_parameter([](std::string_view, const Shape& shape, auto& w, ParamRole) { allocate(w, shape); });
   }
 
   constexpr index_t d_model() const {
@@ -41,14 +41,14 @@ class SwiGLU {
   }
 
   /// x [T, D] -> out [T, D].
-  void forward(const float* x, float* out, index_t tokens) const {
+  void forward(const Backend& be, const float* x, float* out, index_t tokens) const {
     const index_t d = d_model(), i = d_hidden();
     std::vector<float> gate(static_cast<std::size_t>(tokens * i));  // [T, I]
     std::vector<float> up(gate.size());                            // [T, I]
-    ops::linear(Backend{}, x, w1_.data(), gate.data(), tokens, d, i);
-    ops::linear(Backend{}, x, w2_.data(), up.data(), tokens, d, i);
-    for (std::size_t k = 0; k < gate.size(); ++k) gate[k] = ops::silu(gate[k]) * up[k];
-    ops::linear(Backend{}, gate.data(), w3_.data(), out, tokens, i, d);
+    linear(be, x, w1_.data(), gate.data(), tokens, d, i);
+    linear(be, x, w2_.data(), up.data(), tokens, d, i);
+    silu_mul(be, gate.data(), up.data(), tokens * i);
+    linear(be, gate.data(), w3_.data(), out, tokens, i, d);
   }
 
   template <class F>
@@ -60,9 +60,9 @@ class SwiGLU {
 
  private:
   MlpDims dims_;
-  std::vector<float> w1_;  // [I, D] gate
-  std::vector<float> w2_;  // [I, D] up
-  std::vector<float> w3_;  // [D, I] down
+  std::vector<W> w1_;  // [I, D] gate
+  std::vector<W> w2_;  // [I, D] up
+  std::vector<W> w3_;  // [D, I] down
 };
 
 }  // namespace samba

@@ -16,8 +16,8 @@ namespace samba {
 template <class ModelT>
 std::vector<std::string> load_weights(ModelT& model, const io::SafetensorsFile& file) {
   std::set<std::string> used;
-  model.for_each_parameter([&](const std::string& name, const Shape& shape, std::vector<float>& storage, ParamRole) {
-    file.read_f32_into(name, shape, storage);
+  model.for_each_parameter([&](const std::string& name, const Shape& shape, auto& storage, ParamRole) {
+    file.read_into(name, shape, storage);
     used.insert(name);
   });
   model.prepare();
@@ -30,8 +30,9 @@ std::vector<std::string> load_weights(ModelT& model, const io::SafetensorsFile& 
 /// Loads `dir`/config.json and `dir`/model.safetensors. Throws Error naming the file and the
 /// problem for a missing file, a bad config, or a missing or mis-shaped tensor.
 template <class ModelT = DynamicModel<>>
-ModelT load_model(const std::string& dir, std::vector<std::string>* unused_tensors = nullptr) {
-  ModelT model(load_model_config(dir + "/config.json"));
+ModelT load_model(const std::string& dir, std::vector<std::string>* unused_tensors = nullptr,
+                  typename ModelT::backend_type backend = {}) {
+  ModelT model(load_model_config(dir + "/config.json"), std::move(backend));
   const io::SafetensorsFile file(dir + "/model.safetensors");
   auto unused = load_weights(model, file);
   if (unused_tensors) *unused_tensors = std::move(unused);

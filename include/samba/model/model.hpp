@@ -18,6 +18,7 @@
 #include "samba/layers/swiglu.hpp"
 #include "samba/model/config.hpp"
 #include "samba/model/shape.hpp"
+#include "samba/ops/elementwise.hpp"
 #include "samba/ops/linear.hpp"
 
 namespace samba {
@@ -38,7 +39,9 @@ struct SequenceState {
   std::vector<KvCache> attention;       // one per attention sublayer
 };
 
-template <ModelShape S = ModelShape{}, class Backend = backend::Scalar>
+/// S: compile-time shape; Backend: kernel policy (an object: it may own threads);
+/// W: storage type of the matrices and the embedding (float or bf16), computed in float32.
+template <ModelShape S = ModelShape{}, class Backend = backend::Scalar, class W = float>
 class Model {
   static_assert(S.n_layer >= 0 && S.vocab_size >= 0 && S.padded_vocab_size >= 0, "Model: extents must be positive or samba::dynamic");
   static_assert(S.vocab_size == dynamic || S.padded_vocab_size == dynamic || S.padded_vocab_size >= S.vocab_size,
@@ -47,20 +50,21 @@ class Model {
                 "Model: heads need a positive head_size");
 
  public:
-  using Mamba = MambaLayer<S.mamba(), Backend>;
-  using Attention = SwaLayer<S.attention(), Backend>;
-  using Mlp = SwiGLU<S.mlp(), Backend>;
+  using Mamba = MambaLayer<S.mamba(), Backend, W>;
+  using Attention = SwaLayer<S.attention(), Backend, W>;
+  using Mlp = SwiGLU<S.mlp(), Backend, W>;
   using Norm = RMSNorm<S.d_model, Backend>;
   using backend_type = Backend;
+  using weight_type = W;
   static constexpr ModelShape shape = S;
 
   /// Builds a model with zero weights; fill them through for_each_parameter (see load.hpp, random_init.hpp).
-  explicit Model(ModelConfig config)
-      : config_(std::move(config)), final_norm_(config_.d_model, config_.norm_eps),
-        embedding_(make_parameter({config_.padded_vocab_size, config_.d_model})) {
+  explicit Model(ModelConfig config, Backend backend = Backend{})
+      : config_(std::move(config)), backend_(std::move(backend)), final_norm_(config_.d_model, config_.norm_eps) {
     config_.validate();
     check_shape();
-    if (!config_.tie_embeddings) lm_head_ = make_parameter({config_.padded_vocab_size, config_.d_model});
+    allocate(embedding_, {config_.padded_vocab_size, config_.d_model});
+    if (!config_.tie_embeddings) allocate(lm_head_, {config_.padded_vocab_size, config_.d_model});
     for (const auto& spec : config_.sublayers) {
       Sublayer sub{spec.kind, 0, Norm(config_.d_model, config_.norm_eps)};
       switch (spec.kind) {
@@ -73,6 +77,7 @@ class Model {
   }
 
   const ModelConfig& config() const { return config_; }
+  const Backend& backend() const { return backend_; }
   index_t d_model() const { return pick(S.d_model, config_.d_model); }
   index_t padded_vocab_size() const { return pick(S.padded_vocab_size, config_.padded_vocab_size); }
 
@@ -96,15 +101,17 @@ class Model {
     index_t block = 0;
     for (std::size_t i = 0; i < sublayers_.size(); ++i) {
       const Sublayer& sub = sublayers_[i];
-      sub.norm.forward(x.data(), normed.data(), T);
+      sub.norm.forward(backend_, x.data(), normed.data(), T);
       switch (sub.kind) {
-        case SublayerKind::mamba: mambas_[sub.index].forward(state.mamba[sub.index], normed.data(), out.data(), T); break;
-        case SublayerKind::attention:
-          attentions_[sub.index].forward(state.attention[sub.index], normed.data(), out.data(), T);
+        case SublayerKind::mamba:
+          mambas_[sub.index].forward(backend_, state.mamba[sub.index], normed.data(), out.data(), T);
           break;
-        case SublayerKind::mlp: mlps_[sub.index].forward(normed.data(), out.data(), T); break;
+        case SublayerKind::attention:
+          attentions_[sub.index].forward(backend_, state.attention[sub.index], normed.data(), out.data(), T);
+          break;
+        case SublayerKind::mlp: mlps_[sub.index].forward(backend_, normed.data(), out.data(), T); break;
       }
-      for (std::size_t k = 0; k < x.size(); ++k) x[k] += out[k];
+      add_inplace(backend_, x.data(), out.data(), T * D);
       if (config_.sublayers[i].ends_block && observer) observer(block++, x.data(), T);
     }
     state.position += T;
@@ -112,8 +119,8 @@ class Model {
     Tensor<float> logits({rows, padded_vocab_size()});
     if (rows > 0) {
       const float* tail = x.data() + (T - rows) * D;
-      final_norm_.forward(tail, normed.data(), rows);
-      ops::linear(Backend{}, normed.data(), head().data(), logits.ptr(), rows, D, padded_vocab_size());
+      final_norm_.forward(backend_, tail, normed.data(), rows);
+      linear(backend_, normed.data(), head().data(), logits.ptr(), rows, D, padded_vocab_size());
     }
     return logits;
   }
@@ -123,15 +130,16 @@ class Model {
     return forward(state, std::span<const token_t>(&token, 1), LogitsFor::last).data;
   }
 
-  /// Visits every tensor with its checkpoint name: f(name, shape, storage, role).
+  /// Visits every tensor with its checkpoint name: f(name, shape, storage, role), where storage
+  /// is a std::vector<float> (norms, biases, A_log, D, conv) or std::vector<W> (matrices).
   template <class F>
   void for_each_parameter(F&& f) {
     f(config_.embedding_name, Shape{config_.padded_vocab_size, config_.d_model}, embedding_, ParamRole::embedding);
     for (std::size_t i = 0; i < sublayers_.size(); ++i) {
       const SublayerSpec& spec = config_.sublayers[i];
       Sublayer& sub = sublayers_[i];
-      sub.norm.for_each_parameter([&](std::string_view, const Shape& s, std::vector<float>& w, ParamRole r) { f(spec.norm, s, w, r); });
-      auto prefixed = [&](std::string_view suffix, const Shape& s, std::vector<float>& w, ParamRole r) {
+      sub.norm.for_each_parameter([&](std::string_view, const Shape& s, auto& w, ParamRole r) { f(spec.norm, s, w, r); });
+      auto prefixed = [&](std::string_view suffix, const Shape& s, auto& w, ParamRole r) {
         f(spec.prefix + std::string(suffix), s, w, r);
       };
       switch (sub.kind) {
@@ -140,7 +148,7 @@ class Model {
         case SublayerKind::mlp: mlps_[sub.index].for_each_parameter(prefixed); break;
       }
     }
-    final_norm_.for_each_parameter([&](std::string_view, const Shape& s, std::vector<float>& w, ParamRole r) {
+    final_norm_.for_each_parameter([&](std::string_view, const Shape& s, auto& w, ParamRole r) {
       f(config_.final_norm_name, s, w, r);
     });
     if (!config_.tie_embeddings)
@@ -154,7 +162,7 @@ class Model {
 
   index_t parameter_count() {
     index_t n = 0;
-    for_each_parameter([&](std::string_view, const Shape& s, std::vector<float>&, ParamRole) { n += element_count(s); });
+    for_each_parameter([&](std::string_view, const Shape& s, auto&, ParamRole) { n += element_count(s); });
     return n;
   }
 
@@ -173,7 +181,7 @@ class Model {
     return v.size() - 1;
   }
 
-  const std::vector<float>& head() const { return config_.tie_embeddings ? embedding_ : lm_head_; }
+  const std::vector<W>& head() const { return config_.tie_embeddings ? embedding_ : lm_head_; }
 
   void embed(std::span<const token_t> tokens, float* x) const {
     const index_t D = d_model();
@@ -181,7 +189,9 @@ class Model {
       const token_t id = tokens[t];
       require(id >= 0 && id < config_.vocab_size, "token id ", id, " at position ", t, " is outside the vocabulary [0, ",
               config_.vocab_size, ")");
-      std::copy_n(embedding_.data() + id * D, D, x + static_cast<index_t>(t) * D);
+      const W* row = embedding_.data() + id * D;
+      float* xt = x + static_cast<index_t>(t) * D;
+      for (index_t i = 0; i < D; ++i) xt[i] = to_float(row[i]);
     }
   }
 
@@ -205,9 +215,10 @@ class Model {
   }
 
   ModelConfig config_;
+  Backend backend_;
   Norm final_norm_;
-  std::vector<float> embedding_;  // [V_pad, D] wte; also the head when tied
-  std::vector<float> lm_head_;    // [V_pad, D] untied head (empty when tied)
+  std::vector<W> embedding_;  // [V_pad, D] wte; also the head when tied
+  std::vector<W> lm_head_;    // [V_pad, D] untied head (empty when tied)
   std::vector<Sublayer> sublayers_;
   std::vector<Mamba> mambas_;
   std::vector<Attention> attentions_;
@@ -215,7 +226,7 @@ class Model {
 };
 
 /// A model whose every extent comes from its checkpoint.
-template <class Backend = backend::Scalar>
-using DynamicModel = Model<ModelShape{}, Backend>;
+template <class Backend = backend::Scalar, class W = float>
+using DynamicModel = Model<ModelShape{}, Backend, W>;
 
 }  // namespace samba

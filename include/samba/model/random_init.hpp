@@ -5,6 +5,7 @@
 #include <cmath>
 #include <random>
 
+#include "samba/core/dtype.hpp"
 #include "samba/layers/parameter.hpp"
 
 namespace samba {
@@ -15,8 +16,9 @@ namespace samba {
 template <class ModelT>
 void randomize(ModelT& model, std::uint64_t seed) {
   std::mt19937_64 rng(seed);
-  model.for_each_parameter([&](std::string_view, const Shape& shape, std::vector<float>& w, ParamRole role) {
+  model.for_each_parameter([&](std::string_view, const Shape& shape, auto& storage, ParamRole role) {
     const index_t fan_in = shape.back();
+    std::vector<float> w(storage.size());
     switch (role) {
       case ParamRole::matrix: {
         std::uniform_real_distribution<float> u(-1.0f, 1.0f);
@@ -54,6 +56,8 @@ void randomize(ModelT& model, std::uint64_t seed) {
         std::fill(w.begin(), w.end(), 0.0f);
         break;
     }
+    using T = typename std::remove_reference_t<decltype(storage)>::value_type;
+    for (std::size_t i = 0; i < w.size(); ++i) storage[i] = from_float<T>(w[i]);
   });
   model.prepare();
 }

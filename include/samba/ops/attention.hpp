@@ -21,7 +21,7 @@ struct AttentionShape {
 
 /// q [T, H, hs]; k, v [T, G, hs] of the chunk at positions [first, first + T); `cache` holds the
 /// positions before `first` (cache.end() == first); y [T, H, hs]. The cache is not modified.
-inline void attention(backend::Scalar, const float* q, const float* k, const float* v, const KvCache& cache,
+inline void attention(const backend::Scalar&, const float* q, const float* k, const float* v, const KvCache& cache,
                       index_t first, float* y, index_t tokens, const AttentionShape& s) {
   const index_t width = s.n_kv_head * s.head_size;
   const index_t q_per_kv = s.n_head / s.n_kv_head;

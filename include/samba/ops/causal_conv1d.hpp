@@ -12,7 +12,7 @@ namespace samba::ops {
 
 /// x [T, E] pre-activation inputs; history [K-1, E] (oldest first; zeros at sequence start),
 /// updated to the last K-1 inputs; w [E, K]; b [E]; y [T, E] = silu(conv).
-inline void causal_conv1d_silu(backend::Scalar, const float* x, float* history, const float* w, const float* b,
+inline void causal_conv1d_silu(const backend::Scalar&, const float* x, float* history, const float* w, const float* b,
                                float* y, index_t tokens, index_t channels, index_t kernel) {
   const index_t h = kernel - 1;  // history length
   // Input at relative time s (s < 0 reads the history, s >= 0 the chunk).

@@ -3,20 +3,22 @@
 
 #include "samba/backend/scalar.hpp"
 #include "samba/config.hpp"
+#include "samba/core/dtype.hpp"
 #include "samba/core/types.hpp"
 
 namespace samba::ops {
 
-/// x [T, in], W [out, in] row-major, y [T, out]. Overwrites y, or adds to it when `accumulate`.
-inline void linear(backend::Scalar, const float* SAMBA_RESTRICT x, const float* SAMBA_RESTRICT w,
-                   float* SAMBA_RESTRICT y, index_t tokens, index_t in, index_t out, bool accumulate = false) {
+/// x [T, in], W [out, in] row-major (float or bf16), y [T, out]. Overwrites y, or adds to it when `accumulate`.
+template <class W>
+void linear(const backend::Scalar&, const float* SAMBA_RESTRICT x, const W* SAMBA_RESTRICT w, float* SAMBA_RESTRICT y,
+            index_t tokens, index_t in, index_t out, bool accumulate = false) {
   for (index_t t = 0; t < tokens; ++t) {
     const float* xt = x + t * in;
     float* yt = y + t * out;
     for (index_t o = 0; o < out; ++o) {
-      const float* wo = w + o * in;
+      const W* wo = w + o * in;
       double acc = 0.0;
-      for (index_t i = 0; i < in; ++i) acc += static_cast<double>(xt[i]) * wo[i];
+      for (index_t i = 0; i < in; ++i) acc += static_cast<double>(xt[i]) * to_float(wo[i]);
       yt[o] = accumulate ? yt[o] + static_cast<float>(acc) : static_cast<float>(acc);
     }
   }

@@ -10,7 +10,7 @@
 namespace samba::ops {
 
 /// x [T, D], w [D], y [T, D] (y may alias x).
-inline void rmsnorm(backend::Scalar, const float* x, const float* SAMBA_RESTRICT w, float* y, index_t tokens,
+inline void rmsnorm(const backend::Scalar&, const float* x, const float* SAMBA_RESTRICT w, float* y, index_t tokens,
                     index_t dim, float eps) {
   for (index_t t = 0; t < tokens; ++t) {
     const float* xt = x + t * dim;

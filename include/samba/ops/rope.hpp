@@ -11,7 +11,7 @@ namespace samba::ops {
 
 /// x [T, heads, head_size] rotated in place; token t sits at position (first_position + t) * position_scale.
 /// Angles are formed in double so that positions far past 2^24 keep their precision.
-inline void rope(backend::Scalar, float* x, index_t tokens, index_t heads, index_t head_size, index_t rope_dims,
+inline void rope(const backend::Scalar&, float* x, index_t tokens, index_t heads, index_t head_size, index_t rope_dims,
                  index_t first_position, double base, double position_scale) {
   const index_t half = rope_dims / 2;
   for (index_t t = 0; t < tokens; ++t) {

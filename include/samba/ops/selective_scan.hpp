@@ -11,7 +11,7 @@ namespace samba::ops {
 
 /// x, dt, z [T, E] (dt after softplus); A [E, N] (= -exp(A_log)); B, C with row stride `bc_stride`
 /// ([T, >=N] views into x_proj's output); d [E]; h [E, N] state in/out; y [T, E].
-inline void selective_scan(backend::Scalar, const float* x, const float* dt, const float* a, const float* b,
+inline void selective_scan(const backend::Scalar&, const float* x, const float* dt, const float* a, const float* b,
                            const float* c, index_t bc_stride, const float* d, const float* z, float* h, float* y,
                            index_t tokens, index_t channels, index_t state) {
   for (index_t t = 0; t < tokens; ++t) {

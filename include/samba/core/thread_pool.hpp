@@ -1,0 +1,121 @@
+// samba/core/thread_pool.hpp: a small fork-join pool. The calling thread works as thread 0;
+// workers spin briefly between jobs (decode issues dozens of short parallel regions per token)
+// and then sleep on an atomic wait, so they leave the cores to BLAS or other work.
+#pragma once
+
+#include <algorithm>
+#include <atomic>
+#include <exception>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "samba/core/error.hpp"
+#include "samba/core/types.hpp"
+
+namespace samba {
+
+class ThreadPool {
+ public:
+  /// `threads` = threads in all, the caller included; 0 = the cores available.
+  explicit ThreadPool(int threads = 0) {
+    if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    require(threads <= 1024, "ThreadPool: ", threads, " threads is too many");
+    for (int i = 1; i < threads; ++i) workers_.emplace_back([this, i] { work(i); });
+  }
+  ThreadPool(const ThreadPool&) = delete;
+  ThreadPool& operator=(const ThreadPool&) = delete;
+  ~ThreadPool() {
+    stop_.store(true);
+    generation_.fetch_add(1);
+    generation_.notify_all();
+    for (auto& w : workers_) w.join();
+  }
+
+  int size() const { return static_cast<int>(workers_.size()) + 1; }
+
+  /// Calls fn(thread) once on each thread, thread in [0, size()); returns when all are done.
+  /// An exception thrown by any of them is rethrown here. Not reentrant.
+  template <class F>
+  void run(F&& fn) {
+    if (workers_.empty()) {
+      fn(0);
+      return;
+    }
+    job_ = [](void* f, int thread) { (*static_cast<std::remove_reference_t<F>*>(f))(thread); };
+    job_arg_ = static_cast<void*>(&fn);
+    error_ = nullptr;
+    pending_.store(static_cast<int>(workers_.size()), std::memory_order_relaxed);
+    generation_.fetch_add(1, std::memory_order_release);
+    generation_.notify_all();
+    call(0);
+    while (pending_.load(std::memory_order_acquire) != 0) spin_pause();
+    if (error_) std::rethrow_exception(error_);
+  }
+
+  /// Splits [0, n) into size() contiguous pieces whose bounds are multiples of `grain` and calls
+  /// fn(begin, end) for each non-empty piece in parallel.
+  template <class F>
+  void parallel_for(index_t n, F&& fn, index_t grain = 1) {
+    const index_t chunks = (n + grain - 1) / grain;
+    const int used = static_cast<int>(std::min<index_t>(size(), chunks));
+    if (used <= 1) {
+      if (n > 0) fn(index_t{0}, n);
+      return;
+    }
+    run([&](int thread) {
+      if (thread >= used) return;
+      const index_t lo = chunks * thread / used * grain, hi = std::min(n, chunks * (thread + 1) / used * grain);
+      if (lo < hi) fn(lo, hi);
+    });
+  }
+
+ private:
+  static void spin_pause() {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#else
+    std::this_thread::yield();
+#endif
+  }
+
+  void call(int thread) {
+    try {
+      job_(job_arg_, thread);
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(error_mutex_);
+      if (!error_) error_ = std::current_exception();
+    }
+  }
+
+  void work(int thread) {
+    unsigned seen = 0;
+    while (true) {
+      unsigned now = generation_.load(std::memory_order_acquire);
+      for (int spin = 0; now == seen && spin < spin_limit; ++spin) {
+        spin_pause();
+        now = generation_.load(std::memory_order_acquire);
+      }
+      if (now == seen) {
+        generation_.wait(seen, std::memory_order_acquire);
+        continue;
+      }
+      seen = now;
+      if (stop_.load()) return;
+      call(thread);
+      pending_.fetch_sub(1, std::memory_order_acq_rel);
+    }
+  }
+
+  static constexpr int spin_limit = 20000;  // about 0.1-0.5 ms of pause instructions
+  std::vector<std::thread> workers_;
+  std::atomic<unsigned> generation_{0};
+  std::atomic<int> pending_{0};
+  std::atomic<bool> stop_{false};
+  void (*job_)(void*, int) = nullptr;
+  void* job_arg_ = nullptr;
+  std::exception_ptr error_;
+  std::mutex error_mutex_;
+};
+
+}  // namespace samba
