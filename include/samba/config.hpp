@@ -13,3 +13,9 @@
 #define SAMBA_RESTRICT
 #define SAMBA_ALWAYS_INLINE inline
 #endif
+
+// SAMBA_USE_CBLAS: 1 when the SIMD backend may call a CBLAS (OpenBLAS) sgemm for matrix products;
+// set by the samba::simd CMake target when OpenBLAS is found. Without it Eigen does the products.
+#ifndef SAMBA_USE_CBLAS
+#define SAMBA_USE_CBLAS 0
+#endif

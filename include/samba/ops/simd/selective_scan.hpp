@@ -1,0 +1,94 @@
+// samba/ops/simd/selective_scan.hpp: Mamba's selective scan vectorized across channels
+// (SPEC.md "Mamba": h_t = exp(dt A) h_{t-1} + dt B x; y = (C.h + D x) silu(z)).
+// Each task owns a tile of `lanes` channels and keeps the tile's N state vectors in registers for
+// the whole chunk of tokens; exp is evaluated in vector form; tiles are spread across threads.
+#pragma once
+
+#include <array>
+#include <vector>
+
+#include "samba/backend/simd.hpp"
+#include "samba/ops/selective_scan.hpp"
+#include "samba/ops/simd/elementwise.hpp"
+
+namespace samba::ops {
+
+namespace simd {
+
+/// Largest d_state whose tile state is kept in a local array of vectors.
+inline constexpr index_t scan_max_state = 64;
+
+/// One tile of channels [e0, e0 + lanes). NFixed > 0 fixes the state size at compile time, so the
+/// state loop unrolls and h lives in registers; NFixed == 0 handles any state <= scan_max_state.
+template <int NFixed>
+void scan_tile(const float* x, const float* dt, const float* a_t, const float* b, const float* c, index_t bc_stride,
+               const float* d, const float* z, float* h, float* y, index_t tokens, index_t channels, index_t n_state,
+               index_t e0) {
+  constexpr int cap = NFixed > 0 ? NFixed : static_cast<int>(scan_max_state);
+  const int n_count = NFixed > 0 ? NFixed : static_cast<int>(n_state);
+  std::array<fvec, cap> state, decay;
+  alignas(64) float lane_values[lanes];
+  for (int n = 0; n < n_count; ++n) {  // h [E, N] -> one vector per state index
+    for (std::size_t l = 0; l < lanes; ++l) lane_values[l] = h[(e0 + static_cast<index_t>(l)) * n_state + n];
+    state[n] = fvec::load_aligned(lane_values);
+    decay[n] = fvec::load_unaligned(a_t + n * channels + e0);  // A [N, E] slice
+  }
+  const fvec skip = fvec::load_unaligned(d + e0);
+  for (index_t t = 0; t < tokens; ++t) {
+    const index_t row = t * channels + e0;
+    const fvec dtv = fvec::load_unaligned(dt + row), xv = fvec::load_unaligned(x + row);
+    const fvec dtx = dtv * xv;
+    const float* bt = b + t * bc_stride;
+    const float* ct = c + t * bc_stride;
+    fvec acc = skip * xv;
+    for (int n = 0; n < n_count; ++n) {
+      state[n] = xsimd::fma(xsimd::exp(dtv * decay[n]), state[n], dtx * fvec(bt[n]));
+      acc = xsimd::fma(state[n], fvec(ct[n]), acc);
+    }
+    (acc * silu(fvec::load_unaligned(z + row))).store_unaligned(y + row);
+  }
+  for (int n = 0; n < n_count; ++n) {
+    state[n].store_aligned(lane_values);
+    for (std::size_t l = 0; l < lanes; ++l) h[(e0 + static_cast<index_t>(l)) * n_state + n] = lane_values[l];
+  }
+}
+
+}  // namespace simd
+
+/// Same contract as the scalar selective_scan: x, dt, z [T, E]; A [E, N]; B, C rows of stride
+/// `bc_stride`; d [E]; h [E, N] in/out; y [T, E].
+inline void selective_scan(const backend::Simd& be, const float* x, const float* dt, const float* a, const float* b,
+                           const float* c, index_t bc_stride, const float* d, const float* z, float* h, float* y,
+                           index_t tokens, index_t channels, index_t state) {
+  if (state > simd::scan_max_state) {  // beyond the tile's local arrays: the reference handles it
+    selective_scan(static_cast<const backend::Scalar&>(be), x, dt, a, b, c, bc_stride, d, z, h, y, tokens, channels, state);
+    return;
+  }
+  const index_t step = static_cast<index_t>(simd::lanes), tiles = channels / step;
+  std::vector<float> a_t(static_cast<std::size_t>(state * channels));  // [N, E]
+  for (index_t e = 0; e < channels; ++e)
+    for (index_t n = 0; n < state; ++n) a_t[n * channels + e] = a[e * state + n];
+  be.pool().parallel_for(tiles, [&](index_t lo, index_t hi) {
+    for (index_t tile = lo; tile < hi; ++tile) {
+      if (state == 16)
+        simd::scan_tile<16>(x, dt, a_t.data(), b, c, bc_stride, d, z, h, y, tokens, channels, state, tile * step);
+      else
+        simd::scan_tile<0>(x, dt, a_t.data(), b, c, bc_stride, d, z, h, y, tokens, channels, state, tile * step);
+    }
+  });
+  // Channels past the last full tile (E not a multiple of the vector width).
+  for (index_t e = tiles * step; e < channels; ++e) {
+    for (index_t t = 0; t < tokens; ++t) {
+      const float dte = dt[t * channels + e], xe = x[t * channels + e];
+      float acc = 0.0f;
+      for (index_t n = 0; n < state; ++n) {
+        float& he = h[e * state + n];
+        he = std::exp(dte * a[e * state + n]) * he + dte * b[t * bc_stride + n] * xe;
+        acc += he * c[t * bc_stride + n];
+      }
+      y[t * channels + e] = (acc + d[e] * xe) * ops::silu(z[t * channels + e]);
+    }
+  }
+}
+
+}  // namespace samba::ops
