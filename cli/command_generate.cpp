@@ -14,6 +14,7 @@ struct GenerateCliOptions {
   long long max_new_tokens = 16;
   float temperature = 0.0f;
   std::uint64_t seed = 0;
+  BackendOptions backend;
 };
 
 std::vector<token_t> parse_ids(const std::string& text) {
@@ -36,9 +37,8 @@ std::vector<token_t> parse_ids(const std::string& text) {
   return ids;
 }
 
-void run_generate(const GenerateCliOptions& o) {
-  const std::vector<token_t> prompt = parse_ids(o.prompt_ids);
-  const CliModel model = load_cli_model(o.model_dir);
+template <class ModelT>
+void run_generate(const ModelT& model, const std::vector<token_t>& prompt, const GenerateCliOptions& o) {
   SequenceState state = model.new_state();
   GenerateOptions g;
   g.max_new_tokens = o.max_new_tokens;
@@ -66,7 +66,12 @@ void add_generate_command(CLI::App& app) {
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("--seed", options->seed, "Random seed for sampling (temperature > 0)")->capture_default_str();
-  cmd->callback([options] { run_generate(*options); });
+  add_backend_options(cmd, options->backend);
+  cmd->callback([options] {
+    const std::vector<token_t> prompt = parse_ids(options->prompt_ids);
+    const AnyModel model = load_any_model(options->model_dir, options->backend);
+    std::visit([&](const auto& m) { run_generate(m, prompt, *options); }, model);
+  });
 }
 
 }  // namespace samba::cli

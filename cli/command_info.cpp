@@ -47,8 +47,9 @@ void run_info(const InfoOptions& o) {
   ModelConfig c;
   std::map<std::string, index_t> file_dtypes;
   if (!o.model_dir.empty()) {
-    CliModel model = load_cli_model(o.model_dir);  // loads everything: proves the checkpoint is complete
-    c = model.config();
+    // Loading everything proves the checkpoint is complete; the reference backend needs no threads.
+    const AnyModel model = load_any_model(o.model_dir, BackendOptions{"scalar", 1, "f32"});
+    c = std::visit([](const auto& m) { return m.config(); }, model);
     const io::SafetensorsFile file(o.model_dir + "/model.safetensors");
     for (const auto& t : file.tensors()) file_dtypes[std::string(dtype_name(t.dtype))] += element_count(t.shape);
   } else {

@@ -15,10 +15,11 @@ struct LogitsOptions {
   std::string output;
   long long prefill = -1;  // -1: the whole row
   bool hidden = false;
+  BackendOptions backend;
 };
 
-void run_logits(const LogitsOptions& o) {
-  const CliModel model = load_cli_model(o.model_dir);
+template <class ModelT>
+void run_logits(const ModelT& model, const LogitsOptions& o) {
   const io::SafetensorsFile input(o.input);
   const Tensor<std::int64_t> ids = input.read_i64("input_ids");
   require(ids.rank() == 2, o.input, ": input_ids must have shape [B, T], got ", to_string(ids.shape));
@@ -75,7 +76,11 @@ void add_logits_command(CLI::App& app) {
                   "decode step (default: all of them)")
       ->check(CLI::NonNegativeNumber);
   cmd->add_flag("--hidden", options->hidden, "Also write the residual stream after each block as `hidden.{i}` [B, T, D]");
-  cmd->callback([options] { run_logits(*options); });
+  add_backend_options(cmd, options->backend);
+  cmd->callback([options] {
+    const AnyModel model = load_any_model(options->model_dir, options->backend);
+    std::visit([&](const auto& m) { run_logits(m, *options); }, model);
+  });
 }
 
 }  // namespace samba::cli

@@ -2,18 +2,60 @@
 
 #include <iostream>
 
-template class samba::Model<samba::ModelShape{}, samba::backend::Scalar>;
+template class samba::Model<samba::ModelShape{}, samba::backend::Scalar, float>;
+template class samba::Model<samba::ModelShape{}, samba::backend::Scalar, samba::bf16>;
+template class samba::Model<samba::ModelShape{}, samba::backend::Simd, float>;
+template class samba::Model<samba::ModelShape{}, samba::backend::Simd, samba::bf16>;
 
 namespace samba::cli {
 
-CliModel load_cli_model(const std::string& dir) {
+void add_backend_options(CLI::App* cmd, BackendOptions& o) {
+  cmd->add_option("--backend", o.backend, "Kernels: simd (xsimd + BLAS, threaded) or scalar (the reference)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"simd", "scalar"}));
+  cmd->add_option("--threads", o.threads, "Threads for the simd backend (0 = the cores available)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 1024));
+  cmd->add_option("--dtype", o.dtype, "Weight storage: f32, or bf16 (computed in float32)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"f32", "bf16"}));
+}
+
+namespace {
+
+/// Calls make(type_tag) with the model type the options select and wraps the result.
+template <class Make>
+AnyModel make_selected(const BackendOptions& o, Make&& make) {
+  const bool bf = o.dtype == "bf16";
+  if (o.backend == "scalar") {
+    if (bf) return make(std::type_identity<ScalarBf16Model>{}, backend::Scalar{});
+    return make(std::type_identity<ScalarModel>{}, backend::Scalar{});
+  }
+  if (bf) return make(std::type_identity<SimdBf16Model>{}, backend::Simd(o.threads));
+  return make(std::type_identity<SimdModel>{}, backend::Simd(o.threads));
+}
+
+}  // namespace
+
+AnyModel load_any_model(const std::string& dir, const BackendOptions& options) {
   std::vector<std::string> unused;
-  CliModel model = load_model<CliModel>(dir, &unused);
-  if (!unused.empty()) {
+  AnyModel model = make_selected(options, [&](auto type, auto backend) -> AnyModel {
+    using M = typename decltype(type)::type;
+    return load_model<M>(dir, &unused, std::move(backend));
+  });
+  if (!unused.empty())
     std::cerr << "samba: warning: " << dir << "/model.safetensors holds " << unused.size()
               << " tensor(s) the model does not use, e.g. '" << unused.front() << "'\n";
-  }
   return model;
+}
+
+AnyModel random_any_model(const ModelConfig& config, const BackendOptions& options, std::uint64_t seed) {
+  return make_selected(options, [&](auto type, auto backend) -> AnyModel {
+    using M = typename decltype(type)::type;
+    M model(config, std::move(backend));
+    randomize(model, seed);
+    return model;
+  });
 }
 
 }  // namespace samba::cli

@@ -1,16 +1,37 @@
-// cli/model_instance.hpp: the one model type the tool runs (every extent from the checkpoint),
-// instantiated once in model_instance.cpp to keep the tool's compile time down.
+// cli/model_instance.hpp: the model types the tool runs (every extent from the checkpoint), one per
+// backend and weight type, instantiated once in model_instance.cpp to keep compile times down.
 #pragma once
 
+#include <CLI/CLI.hpp>
 #include <samba/samba.hpp>
+#include <samba/simd.hpp>
+#include <variant>
 
 namespace samba::cli {
 
-using CliModel = DynamicModel<backend::Scalar>;
+using ScalarModel = DynamicModel<backend::Scalar, float>;
+using ScalarBf16Model = DynamicModel<backend::Scalar, bf16>;
+using SimdModel = DynamicModel<backend::Simd, float>;
+using SimdBf16Model = DynamicModel<backend::Simd, bf16>;
+using AnyModel = std::variant<ScalarModel, ScalarBf16Model, SimdModel, SimdBf16Model>;
+
+/// --backend, --threads and --dtype, shared by the commands that run a model.
+struct BackendOptions {
+  std::string backend = "simd";
+  int threads = 0;
+  std::string dtype = "f32";
+};
+void add_backend_options(CLI::App* cmd, BackendOptions& options);
 
 /// Loads a checkpoint directory; prints tensors the model did not use as a warning on stderr.
-CliModel load_cli_model(const std::string& dir);
+AnyModel load_any_model(const std::string& dir, const BackendOptions& options);
+
+/// A model of `config` with seeded random weights (see samba::randomize).
+AnyModel random_any_model(const ModelConfig& config, const BackendOptions& options, std::uint64_t seed);
 
 }  // namespace samba::cli
 
-extern template class samba::Model<samba::ModelShape{}, samba::backend::Scalar>;
+extern template class samba::Model<samba::ModelShape{}, samba::backend::Scalar, float>;
+extern template class samba::Model<samba::ModelShape{}, samba::backend::Scalar, samba::bf16>;
+extern template class samba::Model<samba::ModelShape{}, samba::backend::Simd, float>;
+extern template class samba::Model<samba::ModelShape{}, samba::backend::Simd, samba::bf16>;

@@ -16,6 +16,7 @@ const std::string golden_like = std::string(SAMBA_UNSEEN_DIR) + "/samba3_untied_
 TEST_CASE("preset parameter counts match the official models", "[model]") {
   CHECK(estimate_memory(presets::config("samba-421m")).parameters == 421'793'280);
   CHECK(estimate_memory(presets::config("samba-1.3b")).parameters == 1'330'207'488);
+  CHECK(estimate_memory(presets::config("mamba-130m")).parameters == 129'135'360);  // HF state-spaces/mamba-130m
   for (const auto& e : presets::all) {
     INFO(e.name);
     const ModelConfig c = presets::config(e.name);

@@ -1,9 +1,9 @@
 // tests/tool/check_case.cpp: runs the `samba` tool on a case directory the way a user would and
 // compares what it wrote with the case's reference outputs.
-//   check_case SAMBA_BINARY CASE_DIR PREFILL_DIVISOR
-// runs `samba logits --prefill T/PREFILL_DIVISOR --hidden` and checks logits and hidden.{i}
-// (relative L2 < 1e-4); for cases with generate_ids, runs `samba generate` (greedy) and compares
-// the printed ids. Exit 0 on success.
+//   check_case SAMBA_BINARY CASE_DIR PREFILL_DIVISOR [TOOL_OPTION...]
+// runs `samba logits --prefill T/PREFILL_DIVISOR --hidden TOOL_OPTION...` and checks logits and
+// hidden.{i} (relative L2 < 1e-4); for cases with generate_ids, runs `samba generate` (greedy)
+// with the same options and compares the printed ids. Exit 0 on success.
 #include <cmath>
 #include <cstdio>
 #include <iostream>
@@ -42,18 +42,20 @@ std::string run(const std::string& command) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 4) {
-    std::cerr << "usage: check_case SAMBA_BINARY CASE_DIR PREFILL_DIVISOR\n";
+  if (argc < 4) {
+    std::cerr << "usage: check_case SAMBA_BINARY CASE_DIR PREFILL_DIVISOR [TOOL_OPTION...]\n";
     return 2;
   }
   const std::string samba = argv[1], dir = argv[2];
   const long divisor = std::stol(argv[3]);
+  std::string extra;
+  for (int i = 4; i < argc; ++i) extra += std::string(" '") + argv[i] + "'";
   try {
     const io::SafetensorsFile ref(dir + "/io.safetensors");
     const index_t T = ref.info("input_ids").shape.at(1);
     const std::string out = "check_case_" + std::to_string(::getpid()) + ".safetensors";
     run("'" + samba + "' logits --model '" + dir + "' --input '" + dir + "/io.safetensors' --output " + out +
-        " --hidden --prefill " + std::to_string(T / divisor));
+        " --hidden --prefill " + std::to_string(T / divisor) + extra);
     const io::SafetensorsFile got(out);
     bool ok = true;
     for (const auto& t : ref.tensors()) {
@@ -73,7 +75,7 @@ int main(int argc, char** argv) {
       for (auto v : prompt.data) append(ids, v);
       for (std::size_t i = prompt.data.size(); i < expected.data.size(); ++i) append(want, expected.data[i]);
       const std::string printed = run("'" + samba + "' generate --model '" + dir + "' --prompt-ids " + ids +
-                                      " --max-new-tokens " + std::to_string(expected.data.size() - prompt.data.size()));
+                                      " --max-new-tokens " + std::to_string(expected.data.size() - prompt.data.size()) + extra);
       std::cout << "generate: " << printed << "expected: " << want << "\n";
       ok = ok && printed == want + "\n";
     }

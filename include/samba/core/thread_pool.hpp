@@ -49,16 +49,23 @@ class ThreadPool {
     generation_.fetch_add(1, std::memory_order_release);
     generation_.notify_all();
     call(0);
-    while (pending_.load(std::memory_order_acquire) != 0) spin_pause();
+    // Wait for the workers; yield after a while so that a descheduled worker can run when the
+    // machine is oversubscribed.
+    for (int spin = 0; pending_.load(std::memory_order_acquire) != 0; ++spin) {
+      if (spin < spin_limit) spin_pause();
+      else std::this_thread::yield();
+    }
     if (error_) std::rethrow_exception(error_);
   }
 
   /// Splits [0, n) into size() contiguous pieces whose bounds are multiples of `grain` and calls
-  /// fn(begin, end) for each non-empty piece in parallel.
+  /// fn(begin, end) for each non-empty piece in parallel. `work_per_item` (an estimate in flops or
+  /// bytes) keeps small jobs on the calling thread, where waking the workers would cost more.
   template <class F>
-  void parallel_for(index_t n, F&& fn, index_t grain = 1) {
+  void parallel_for(index_t n, F&& fn, index_t grain = 1, index_t work_per_item = 0) {
     const index_t chunks = (n + grain - 1) / grain;
-    const int used = static_cast<int>(std::min<index_t>(size(), chunks));
+    int used = static_cast<int>(std::min<index_t>(size(), chunks));
+    if (work_per_item > 0 && n * work_per_item < min_parallel_work) used = 1;
     if (used <= 1) {
       if (n > 0) fn(index_t{0}, n);
       return;
@@ -108,6 +115,7 @@ class ThreadPool {
   }
 
   static constexpr int spin_limit = 20000;  // about 0.1-0.5 ms of pause instructions
+  static constexpr index_t min_parallel_work = index_t{1} << 15;
   std::vector<std::thread> workers_;
   std::atomic<unsigned> generation_{0};
   std::atomic<int> pending_{0};

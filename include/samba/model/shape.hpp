@@ -64,8 +64,24 @@ constexpr ModelShape official_shape(Architecture arch, index_t n_layer, index_t 
   return s;
 }
 
-/// Builds the run-time config of a complete shape, with official checkpoint names.
-inline ModelConfig config_from_shape(const ModelShape& s, const std::string& name) {
+/// An HF MambaForCausalLM shape (E = 2D, N 16, K 4, R = ceil(D/16)).
+constexpr ModelShape hf_mamba_shape(index_t n_layer, index_t d_model, index_t vocab) {
+  ModelShape s;
+  s.architecture = Architecture::mamba_only;
+  s.n_layer = n_layer;
+  s.d_model = d_model;
+  s.vocab_size = vocab;
+  s.padded_vocab_size = vocab;
+  s.d_state = 16;
+  s.d_conv = 4;
+  s.d_inner = 2 * d_model;
+  s.dt_rank = (d_model + 15) / 16;
+  return s;
+}
+
+/// Builds the run-time config of a complete shape, with official (lit-gpt) or HF Mamba names.
+inline ModelConfig config_from_shape(const ModelShape& s, const std::string& name,
+                                     CheckpointFormat format = CheckpointFormat::official) {
   require(s.is_complete(), "config_from_shape: shape '", name, "' leaves extents dynamic");
   ModelConfig c;
   c.name = name;
@@ -90,9 +106,16 @@ inline ModelConfig config_from_shape(const ModelShape& s, const std::string& nam
     case Architecture::mamba_only: layout.mamba_only = true; break;
     default: break;
   }
-  c.sublayers = official_sublayers(layout);
   c.tie_embeddings = s.architecture != Architecture::llama_swa && s.architecture != Architecture::transformer_pp;
-  set_official_names(c);
+  if (format == CheckpointFormat::hf_mamba) {
+    require(s.architecture == Architecture::mamba_only, "config_from_shape: HF names exist only for Mamba models");
+    c.format = format;
+    c.sublayers = hf_mamba_sublayers(s.n_layer);
+    set_hf_mamba_names(c);
+  } else {
+    c.sublayers = official_sublayers(layout);
+    set_official_names(c);
+  }
   c.validate();
   return c;
 }
@@ -109,23 +132,28 @@ inline constexpr ModelShape llama_438m_swa = official_shape(Architecture::llama_
 inline constexpr ModelShape llama_438m = official_shape(Architecture::transformer_pp, 12, 1536, 12, 12, 4096, -1);
 /// Samba pattern, D 256, 4 layers, 4 heads of 64, 1 KV head, MLP 768, window 2048.
 inline constexpr ModelShape samba_mini = official_shape(Architecture::samba, 4, 256, 4, 1, 768, 2048);
+/// HF state-spaces/mamba-130m and mamba-1.4b shapes (vocab 50280), for side-by-side runs with other engines.
+inline constexpr ModelShape mamba_130m = hf_mamba_shape(24, 768, 50280);
+inline constexpr ModelShape mamba_1_4b = hf_mamba_shape(48, 2048, 50280);
 
 struct Entry {
   const char* name;
   ModelShape shape;
+  CheckpointFormat format = CheckpointFormat::official;
 };
 inline constexpr Entry all[] = {
     {"samba-421m", samba_421m},         {"samba-421m-mqa", samba_421m_mqa},
     {"samba-421m-gqa2", samba_421m_gqa2}, {"samba-421m-gqa4", samba_421m_gqa4},
     {"samba-1.3b", samba_1_3b},         {"mamba-swa-mlp-400m", mamba_swa_mlp_400m},
     {"llama-438m-swa", llama_438m_swa}, {"llama-438m", llama_438m},
-    {"samba-mini", samba_mini},
+    {"samba-mini", samba_mini},         {"mamba-130m", mamba_130m, CheckpointFormat::hf_mamba},
+    {"mamba-1.4b", mamba_1_4b, CheckpointFormat::hf_mamba},
 };
 
 /// The run-time config of a preset by name; throws Error listing the names when unknown.
 inline ModelConfig config(const std::string& name) {
   for (const auto& e : all)
-    if (name == e.name) return config_from_shape(e.shape, e.name);
+    if (name == e.name) return config_from_shape(e.shape, e.name, e.format);
   std::string known;
   for (const auto& e : all) known += std::string(known.empty() ? "" : ", ") + e.name;
   fail("unknown preset '", name, "' (known: ", known, ")");

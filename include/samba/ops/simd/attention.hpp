@@ -81,7 +81,7 @@ inline void attention(const backend::Simd& be, const float* q, const float* k, c
       const float inv = 1.0f / running_sum;
       for (index_t i = 0; i < hs; ++i) out[i] *= inv;
     }
-  });
+  }, 1, 4 * hs * std::min<index_t>(s.window > 0 ? s.window : first + tokens, first + tokens));
 }
 
 }  // namespace samba::ops

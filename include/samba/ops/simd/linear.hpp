@@ -117,9 +117,9 @@ void linear(const backend::Simd& be, const float* x, const W* w, float* y, index
       for (index_t i = 0; i < half; ++i) even[i] = x[2 * i], odd[i] = x[2 * i + 1];
       be.pool().parallel_for(out, [&](index_t lo, index_t hi) {
         simd::gemv_one(x, even.data(), odd.data(), w, y, in, lo, hi, accumulate);
-      }, 16);
+      }, 16, in);
     } else {
-      be.pool().parallel_for(out, [&](index_t lo, index_t hi) { simd::gemv_one(x, w, y, in, lo, hi, accumulate); }, 16);
+      be.pool().parallel_for(out, [&](index_t lo, index_t hi) { simd::gemv_one(x, w, y, in, lo, hi, accumulate); }, 16, in);
     }
     return;
   }
@@ -134,7 +134,7 @@ void linear(const backend::Simd& be, const float* x, const W* w, float* y, index
     } else {
       simd::gemm_slice(x, w + lo * in, y + lo, tokens, in, hi - lo, out, accumulate);
     }
-  }, 64);
+  }, 64, tokens * in);
 }
 
 }  // namespace samba::ops

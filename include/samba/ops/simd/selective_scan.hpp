@@ -75,7 +75,7 @@ inline void selective_scan(const backend::Simd& be, const float* x, const float*
       else
         simd::scan_tile<0>(x, dt, a_t.data(), b, c, bc_stride, d, z, h, y, tokens, channels, state, tile * step);
     }
-  });
+  }, 1, tokens * state * step * 8);
   // Channels past the last full tile (E not a multiple of the vector width).
   for (index_t e = tiles * step; e < channels; ++e) {
     for (index_t t = 0; t < tokens; ++t) {

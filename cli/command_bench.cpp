@@ -1,0 +1,156 @@
+// cli/command_bench.cpp: `samba bench`: prefill and decode speed of a preset (or checkpoint)
+// with seeded random weights; progress on stderr, one JSON object on the last line of stdout.
+#include <sys/resource.h>
+
+#include <chrono>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <random>
+#include <samba/perf/roofline.hpp>
+
+#include "commands.hpp"
+#include "model_instance.hpp"
+
+namespace samba::cli {
+namespace {
+
+struct BenchOptions {
+  std::string preset = "samba-421m";
+  std::string model_dir;
+  long long prompt = 512;
+  long long generate = 64;
+  long long batch = 1;
+  std::uint64_t seed = 0;
+  bool calibrate = false;
+  BackendOptions backend;
+};
+
+std::int64_t peak_rss_bytes() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return static_cast<std::int64_t>(usage.ru_maxrss) * 1024;
+}
+
+/// Bytes of weights one decode step reads: every matrix and vector once, the embedding as the head
+/// (V_pad x D) when tied; plus one embedding row.
+template <class ModelT>
+double decode_weight_bytes(ModelT& model) {
+  double bytes = 0.0;
+  const auto& c = model.config();
+  model.for_each_parameter([&](const std::string& name, const Shape& shape, auto& storage, ParamRole) {
+    using T = typename std::remove_reference_t<decltype(storage)>::value_type;
+    const double size = static_cast<double>(element_count(shape)) * sizeof(T);
+    if (name == c.embedding_name) bytes += c.tie_embeddings ? size : size / static_cast<double>(shape[0]);
+    else bytes += size;
+  });
+  return bytes;
+}
+
+/// 2 FLOP per non-embedding weight per token (the measure); the head counts only when it
+/// is computed, i.e. not during a prefill that returns the last position's logits alone.
+template <class ModelT>
+double prefill_flops_per_token(ModelT& model) {
+  double weights = 0.0;
+  const auto& c = model.config();
+  model.for_each_parameter([&](const std::string& name, const Shape& shape, auto&, ParamRole) {
+    if (name != c.embedding_name && name != c.lm_head_name) weights += static_cast<double>(element_count(shape));
+  });
+  return 2.0 * weights;
+}
+
+template <class ModelT>
+nlohmann::ordered_json run_bench(ModelT& model, const BenchOptions& o) {
+  const ModelConfig& c = model.config();
+  std::mt19937_64 rng(o.seed + 1);
+  std::uniform_int_distribution<token_t> pick(0, static_cast<token_t>(c.vocab_size - 1));
+  double prefill_s = 0.0, decode_s = 0.0;
+  for (long long b = 0; b < o.batch; ++b) {
+    std::vector<token_t> prompt(static_cast<std::size_t>(o.prompt));
+    for (auto& t : prompt) t = pick(rng);
+    SequenceState state = model.new_state();
+    auto start = std::chrono::steady_clock::now();
+    std::vector<float> logits = model.forward(state, prompt, LogitsFor::last).data;
+    const double p = perf::seconds_since(start);
+    prefill_s += p;
+    std::cerr << "samba bench: sequence " << b + 1 << "/" << o.batch << ": prefill " << o.prompt << " tokens in " << p << " s\n";
+    start = std::chrono::steady_clock::now();
+    for (long long g = 0; g < o.generate; ++g) {
+      const token_t next = logits.empty() ? pick(rng) : argmax(logits, c.vocab_size);
+      logits = model.step(state, next);
+    }
+    const double d = perf::seconds_since(start);
+    decode_s += d;
+    if (o.generate > 0)
+      std::cerr << "samba bench: sequence " << b + 1 << "/" << o.batch << ": decode " << o.generate << " tokens in " << d << " s\n";
+  }
+  const double prompt_tokens = static_cast<double>(o.prompt * o.batch), generated = static_cast<double>(o.generate * o.batch);
+  nlohmann::ordered_json j;
+  j["preset"] = o.model_dir.empty() ? o.preset : c.name;
+  j["backend"] = o.backend.backend;
+  j["threads"] = model.backend().threads();
+  j["dtype"] = o.backend.dtype;
+  j["params"] = model.parameter_count();
+  j["prompt_tokens"] = o.prompt;
+  j["generate_tokens"] = o.generate;
+  j["batch"] = o.batch;
+  j["prefill_s"] = prefill_s;
+  j["decode_s"] = decode_s;
+  j["prefill_tokens_per_s"] = prefill_s > 0 ? prompt_tokens / prefill_s : 0.0;
+  j["decode_tokens_per_s"] = decode_s > 0 ? generated / decode_s : 0.0;
+  j["peak_rss_bytes"] = peak_rss_bytes();
+  j["prefill_flops_per_s"] = prefill_s > 0 ? prefill_flops_per_token(model) * prompt_tokens / prefill_s : 0.0;
+  j["decode_weight_bytes_per_s"] = decode_s > 0 ? decode_weight_bytes(model) * generated / decode_s : 0.0;
+  return j;
+}
+
+void run(const BenchOptions& o) {
+  require(o.prompt >= 1, "--prompt must be at least 1");
+  ModelConfig config = o.model_dir.empty() ? presets::config(o.preset) : load_model_config(o.model_dir + "/config.json");
+  std::cerr << "samba bench: " << config.name << ", " << o.backend.backend << " backend, " << o.backend.dtype
+            << " weights, random (seed " << o.seed << ")\n";
+  std::optional<AnyModel> model = random_any_model(config, o.backend, o.seed);
+  nlohmann::ordered_json result = std::visit([&](auto& m) { return run_bench(m, o); }, *model);
+  if (o.calibrate) {
+    const int threads = result["threads"].get<int>();
+    model.reset();  // free the weights before the calibration buffers
+    const backend::Simd be(threads);
+    std::cerr << "samba bench: measuring read bandwidth and SGEMM on " << threads << " thread(s)\n";
+    const double bandwidth = perf::read_bandwidth(be);
+    const perf::GemmRate gemm = perf::sgemm_rate(be);
+    result["machine_read_bytes_per_s"] = bandwidth;
+    result["machine_sgemm_flops_per_s"] = gemm.flops_per_s;
+    result["machine_sgemm_engine"] = gemm.engine;
+    result["decode_bandwidth_fraction"] = result["decode_weight_bytes_per_s"].get<double>() / bandwidth;
+    result["prefill_sgemm_fraction"] = result["prefill_flops_per_s"].get<double>() / gemm.flops_per_s;
+  }
+  std::cout << result.dump() << std::endl;
+}
+
+}  // namespace
+
+void add_bench_command(CLI::App& app) {
+  auto o = std::make_shared<BenchOptions>();
+  CLI::App* cmd = app.add_subcommand("bench", "Measure prefill and decode speed with seeded random weights "
+                                              "(last line of stdout: one JSON object)");
+  std::string names;
+  for (const auto& e : presets::all) names += std::string(names.empty() ? "" : ", ") + e.name;
+  auto* preset = cmd->add_option("--preset", o->preset, "Model shape: " + names)->capture_default_str();
+  cmd->add_option("--model", o->model_dir, "Take the shape from this checkpoint's config.json instead (weights stay random)")
+      ->excludes(preset);
+  cmd->add_option("--prompt", o->prompt, "Prompt tokens per sequence")->capture_default_str()->check(CLI::PositiveNumber);
+  cmd->add_option("--generate", o->generate, "Tokens decoded per sequence after the prompt")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--batch", o->batch, "Independent sequences, run one after another")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--seed", o->seed, "Seed of the random weights and prompts")->capture_default_str();
+  cmd->add_flag("--calibrate", o->calibrate,
+                "Also measure the machine's read bandwidth and SGEMM rate on the same threads and report the "
+                "fractions reached");
+  add_backend_options(cmd, o->backend);
+  cmd->callback([o] { run(*o); });
+}
+
+}  // namespace samba::cli
