@@ -28,7 +28,7 @@ struct MambaShape {
 /// Per-sequence decode state of one Mamba layer: constant size, whatever the context length.
 struct MambaState {
   std::vector<float> conv;  // [K-1, E] last K-1 conv inputs (pre-activation), oldest first
-  std::vector<float> ssm;   // [E, N] h
+  std::vector<float> ssm;   // [N, E] h, state-major so that channels are contiguous
 };
 
 /// W: storage type of the projection matrices (float or bf16); small vectors stay float.
@@ -62,10 +62,13 @@ class MambaLayer {
             std::vector<float>(static_cast<std::size_t>(d_inner() * d_state()), 0.0f)};
   }
 
-  /// Recomputes values derived from the weights (A = -exp(A_log)); call after changing weights.
+  /// Recomputes values derived from the weights (A = -exp(A_log), transposed to [N, E]);
+  /// call after changing weights.
   void prepare() {
+    const index_t e = d_inner(), n = d_state();
     a_.resize(a_log_.size());
-    for (std::size_t i = 0; i < a_log_.size(); ++i) a_[i] = -std::exp(a_log_[i]);
+    for (index_t c = 0; c < e; ++c)
+      for (index_t k = 0; k < n; ++k) a_[k * e + c] = -std::exp(a_log_[c * n + k]);
   }
 
   /// u [T, D] -> out [T, D], continuing from `state` and leaving it after the last token.
@@ -125,7 +128,7 @@ class MambaLayer {
   std::vector<float> a_log_;      // [E, N]
   std::vector<float> d_;          // [E]
   std::vector<W> out_proj_;       // [D, E]
-  std::vector<float> a_;          // [E, N] derived: -exp(A_log)
+  std::vector<float> a_;          // [N, E] derived: -exp(A_log), transposed
 };
 
 }  // namespace samba

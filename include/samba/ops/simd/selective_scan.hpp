@@ -5,7 +5,6 @@
 #pragma once
 
 #include <array>
-#include <vector>
 
 #include "samba/backend/simd.hpp"
 #include "samba/ops/selective_scan.hpp"
@@ -21,17 +20,15 @@ inline constexpr index_t scan_max_state = 64;
 /// One tile of channels [e0, e0 + lanes). NFixed > 0 fixes the state size at compile time, so the
 /// state loop unrolls and h lives in registers; NFixed == 0 handles any state <= scan_max_state.
 template <int NFixed>
-void scan_tile(const float* x, const float* dt, const float* a_t, const float* b, const float* c, index_t bc_stride,
+void scan_tile(const float* x, const float* dt, const float* a, const float* b, const float* c, index_t bc_stride,
                const float* d, const float* z, float* h, float* y, index_t tokens, index_t channels, index_t n_state,
                index_t e0) {
   constexpr int cap = NFixed > 0 ? NFixed : static_cast<int>(scan_max_state);
   const int n_count = NFixed > 0 ? NFixed : static_cast<int>(n_state);
   std::array<fvec, cap> state, decay;
-  alignas(64) float lane_values[lanes];
-  for (int n = 0; n < n_count; ++n) {  // h [E, N] -> one vector per state index
-    for (std::size_t l = 0; l < lanes; ++l) lane_values[l] = h[(e0 + static_cast<index_t>(l)) * n_state + n];
-    state[n] = fvec::load_aligned(lane_values);
-    decay[n] = fvec::load_unaligned(a_t + n * channels + e0);  // A [N, E] slice
+  for (int n = 0; n < n_count; ++n) {  // h, A [N, E]: one vector per state index
+    state[n] = fvec::load_unaligned(h + n * channels + e0);
+    decay[n] = fvec::load_unaligned(a + n * channels + e0);
   }
   const fvec skip = fvec::load_unaligned(d + e0);
   for (index_t t = 0; t < tokens; ++t) {
@@ -47,16 +44,13 @@ void scan_tile(const float* x, const float* dt, const float* a_t, const float* b
     }
     (acc * silu(fvec::load_unaligned(z + row))).store_unaligned(y + row);
   }
-  for (int n = 0; n < n_count; ++n) {
-    state[n].store_aligned(lane_values);
-    for (std::size_t l = 0; l < lanes; ++l) h[(e0 + static_cast<index_t>(l)) * n_state + n] = lane_values[l];
-  }
+  for (int n = 0; n < n_count; ++n) state[n].store_unaligned(h + n * channels + e0);
 }
 
 }  // namespace simd
 
-/// Same contract as the scalar selective_scan: x, dt, z [T, E]; A [E, N]; B, C rows of stride
-/// `bc_stride`; d [E]; h [E, N] in/out; y [T, E].
+/// Same contract as the scalar selective_scan: x, dt, z [T, E]; A [N, E]; B, C rows of stride
+/// `bc_stride`; d [E]; h [N, E] in/out; y [T, E].
 inline void selective_scan(const backend::Simd& be, const float* x, const float* dt, const float* a, const float* b,
                            const float* c, index_t bc_stride, const float* d, const float* z, float* h, float* y,
                            index_t tokens, index_t channels, index_t state) {
@@ -65,15 +59,12 @@ inline void selective_scan(const backend::Simd& be, const float* x, const float*
     return;
   }
   const index_t step = static_cast<index_t>(simd::lanes), tiles = channels / step;
-  std::vector<float> a_t(static_cast<std::size_t>(state * channels));  // [N, E]
-  for (index_t e = 0; e < channels; ++e)
-    for (index_t n = 0; n < state; ++n) a_t[n * channels + e] = a[e * state + n];
   be.pool().parallel_for(tiles, [&](index_t lo, index_t hi) {
     for (index_t tile = lo; tile < hi; ++tile) {
       if (state == 16)
-        simd::scan_tile<16>(x, dt, a_t.data(), b, c, bc_stride, d, z, h, y, tokens, channels, state, tile * step);
+        simd::scan_tile<16>(x, dt, a, b, c, bc_stride, d, z, h, y, tokens, channels, state, tile * step);
       else
-        simd::scan_tile<0>(x, dt, a_t.data(), b, c, bc_stride, d, z, h, y, tokens, channels, state, tile * step);
+        simd::scan_tile<0>(x, dt, a, b, c, bc_stride, d, z, h, y, tokens, channels, state, tile * step);
     }
   }, 1, tokens * state * step * 8);
   // Channels past the last full tile (E not a multiple of the vector width).
@@ -82,9 +73,9 @@ inline void selective_scan(const backend::Simd& be, const float* x, const float*
       const float dte = dt[t * channels + e], xe = x[t * channels + e];
       float acc = 0.0f;
       for (index_t n = 0; n < state; ++n) {
-        float& he = h[e * state + n];
-        he = std::exp(dte * a[e * state + n]) * he + dte * b[t * bc_stride + n] * xe;
-        acc += he * c[t * bc_stride + n];
+        float& hn = h[n * channels + e];
+        hn = std::exp(dte * a[n * channels + e]) * hn + dte * b[t * bc_stride + n] * xe;
+        acc += hn * c[t * bc_stride + n];
       }
       y[t * channels + e] = (acc + d[e] * xe) * ops::silu(z[t * channels + e]);
     }
