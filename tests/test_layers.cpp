@@ -265,11 +265,14 @@ TEST_CASE("SwaLayer: prefill equals step-by-step and chunks across the ring buff
 }
 
 TEST_CASE("KvCache keeps exactly the last `window` positions", "[layers]") {
-  KvCache cache(3, 2);
-  std::vector<float> k{0, 0, 1, 1, 2, 2, 3, 3, 4, 4}, v = k;
+  KvCache cache(3, 2, 1);  // window 3, two KV heads of size 1; k [5, 2, 1]
+  std::vector<float> k{0, 10, 1, 11, 2, 12, 3, 13, 4, 14}, v = k;
   cache.append(k.data(), v.data(), 5);
   CHECK(cache.end() == 5);
-  for (index_t p = 2; p < 5; ++p) CHECK(cache.key(p)[0] == static_cast<float>(p));
+  for (index_t p = 2; p < 5; ++p) {
+    CHECK(cache.key(p, 0)[0] == static_cast<float>(p));
+    CHECK(cache.value(p, 1)[0] == static_cast<float>(10 + p));
+  }
   const std::size_t before = cache.bytes();
   cache.append(k.data(), v.data(), 5);
   CHECK(cache.bytes() == before);  // constant memory

@@ -110,7 +110,7 @@ TEST_CASE("SIMD attention matches the reference across windows, GQA and the cach
       DYNAMIC_SECTION("window " << window << " head_size " << hs) {
         const ops::AttentionShape s{6, 2, hs, window};
         const index_t earlier = 70, T = 90, width = s.n_kv_head * hs;
-        KvCache cache(window, width);
+        KvCache cache(window, s.n_kv_head, hs);
         const auto old_k = test::random_vector(static_cast<std::size_t>(earlier * width), 10);
         const auto old_v = test::random_vector(static_cast<std::size_t>(earlier * width), 11);
         cache.append(old_k.data(), old_v.data(), earlier);

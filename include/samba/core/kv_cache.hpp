@@ -1,6 +1,7 @@
 // samba/core/kv_cache.hpp: keys and values of one attention layer for one sequence.
 // With a window w it is a ring buffer of the last w positions (constant memory, SPEC.md "SWA");
-// with full attention (window -1) it keeps every position.
+// with full attention (window -1) it keeps every position. Storage is group-major,
+// [G][slot][head_size], so that one KV head's keys are contiguous and stream at full bandwidth.
 #pragma once
 
 #include <algorithm>
@@ -14,47 +15,60 @@ namespace samba {
 class KvCache {
  public:
   KvCache() = default;
-  /// window: keys per query (-1 = unbounded); width: floats per position (n_kv_head * head_size).
-  KvCache(index_t window, index_t width) : window_(window), width_(width) {
-    if (window_ > 0) {
-      keys_.assign(static_cast<std::size_t>(window_ * width_), 0.0f);
-      values_.assign(keys_.size(), 0.0f);
-    }
+  /// window: keys per query (-1 = unbounded); groups: KV heads; head_size: floats per head.
+  KvCache(index_t window, index_t groups, index_t head_size)
+      : window_(window), groups_(groups), head_size_(head_size),
+        keys_(static_cast<std::size_t>(groups)), values_(static_cast<std::size_t>(groups)) {
+    if (window_ > 0)
+      for (index_t g = 0; g < groups_; ++g) {
+        keys_[g].assign(static_cast<std::size_t>(window_ * head_size_), 0.0f);
+        values_[g].assign(keys_[g].size(), 0.0f);
+      }
   }
 
   index_t window() const { return window_; }
-  index_t width() const { return width_; }
+  index_t groups() const { return groups_; }
+  index_t head_size() const { return head_size_; }
   /// Positions [0, end) have been written; those older than end - window are gone.
   index_t end() const { return end_; }
 
-  const float* key(index_t position) const { return keys_.data() + slot(position) * width_; }
-  const float* value(index_t position) const { return values_.data() + slot(position) * width_; }
+  /// Key / value of KV head `group` at `position` [head_size].
+  const float* key(index_t position, index_t group) const { return keys_[group].data() + slot(position) * head_size_; }
+  const float* value(index_t position, index_t group) const { return values_[group].data() + slot(position) * head_size_; }
 
-  /// Appends positions [end, end + count): k, v [count, width].
+  /// Appends positions [end, end + count): k, v [count, G, head_size].
   void append(const float* k, const float* v, index_t count) {
     const index_t first = window_ > 0 ? std::max<index_t>(0, count - window_) : 0;  // older ones would be overwritten
-    if (window_ <= 0) {
-      keys_.resize(static_cast<std::size_t>((end_ + count) * width_));
-      values_.resize(keys_.size());
-    }
-    for (index_t i = first; i < count; ++i) {
-      std::copy_n(k + i * width_, width_, keys_.data() + slot(end_ + i) * width_);
-      std::copy_n(v + i * width_, width_, values_.data() + slot(end_ + i) * width_);
+    for (index_t g = 0; g < groups_; ++g) {
+      if (window_ <= 0) {
+        keys_[g].resize(static_cast<std::size_t>((end_ + count) * head_size_));
+        values_[g].resize(keys_[g].size());
+      }
+      for (index_t i = first; i < count; ++i) {
+        const index_t src = (i * groups_ + g) * head_size_, dst = slot(end_ + i) * head_size_;
+        std::copy_n(k + src, head_size_, keys_[g].data() + dst);
+        std::copy_n(v + src, head_size_, values_[g].data() + dst);
+      }
     }
     end_ += count;
   }
 
   /// Bytes held now (a ring buffer's is fixed; a full-attention cache grows with the sequence).
-  std::size_t bytes() const { return (keys_.capacity() + values_.capacity()) * sizeof(float); }
+  std::size_t bytes() const {
+    std::size_t n = 0;
+    for (index_t g = 0; g < groups_; ++g) n += (keys_[g].capacity() + values_[g].capacity()) * sizeof(float);
+    return n;
+  }
 
  private:
   index_t slot(index_t position) const { return window_ > 0 ? position % window_ : position; }
 
   index_t window_ = -1;
-  index_t width_ = 0;
+  index_t groups_ = 0;
+  index_t head_size_ = 0;
   index_t end_ = 0;
-  std::vector<float> keys_;    // [slots, width]
-  std::vector<float> values_;  // [slots, width]
+  std::vector<std::vector<float>> keys_;    // [G][slots * head_size]
+  std::vector<std::vector<float>> values_;  // [G][slots * head_size]
 };
 
 }  // namespace samba

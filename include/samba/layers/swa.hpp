@@ -55,7 +55,7 @@ class SwaLayer {
   constexpr index_t head_size() const { return pick(S.head_size, dims_.head_size); }
   constexpr index_t window() const { return pick(S.window, window_); }
 
-  State new_state() const { return KvCache(window(), n_kv_head() * head_size()); }
+  State new_state() const { return KvCache(window(), n_kv_head(), head_size()); }
 
   /// x [T, D] at positions [cache.end(), cache.end() + T) -> out [T, D]; appends the chunk's keys/values.
   void forward(const Backend& be, State& cache, const float* x, float* out, index_t tokens) const {

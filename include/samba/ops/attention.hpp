@@ -26,8 +26,9 @@ inline void attention(const backend::Scalar&, const float* q, const float* k, co
   const index_t width = s.n_kv_head * s.head_size;
   const index_t q_per_kv = s.n_head / s.n_kv_head;
   const double scale = 1.0 / std::sqrt(static_cast<double>(s.head_size));
-  auto key_row = [&](index_t j) { return j >= first ? k + (j - first) * width : cache.key(j); };
-  auto value_row = [&](index_t j) { return j >= first ? v + (j - first) * width : cache.value(j); };
+  // Key / value of KV head g at position j: from the chunk [T, G, hs] or from the cache.
+  auto key_of = [&](index_t j, index_t g) { return j >= first ? k + (j - first) * width + g * s.head_size : cache.key(j, g); };
+  auto value_of = [&](index_t j, index_t g) { return j >= first ? v + (j - first) * width + g * s.head_size : cache.value(j, g); };
   std::vector<double> scores;
   std::vector<double> out(static_cast<std::size_t>(s.head_size));
   for (index_t t = 0; t < tokens; ++t) {
@@ -39,7 +40,7 @@ inline void attention(const backend::Scalar&, const float* q, const float* k, co
       const float* qh = q + (t * s.n_head + h) * s.head_size;
       double max_score = -INFINITY;
       for (index_t j = oldest; j <= position; ++j) {
-        const float* kj = key_row(j) + g * s.head_size;
+        const float* kj = key_of(j, g);
         double dot = 0.0;
         for (index_t i = 0; i < s.head_size; ++i) dot += static_cast<double>(qh[i]) * kj[i];
         scores[j - oldest] = dot * scale;
@@ -49,7 +50,7 @@ inline void attention(const backend::Scalar&, const float* q, const float* k, co
       for (auto& sc : scores) sum += (sc = std::exp(sc - max_score));
       std::fill(out.begin(), out.end(), 0.0);
       for (index_t j = oldest; j <= position; ++j) {
-        const float* vj = value_row(j) + g * s.head_size;
+        const float* vj = value_of(j, g);
         const double p = scores[j - oldest] / sum;
         for (index_t i = 0; i < s.head_size; ++i) out[i] += p * vj[i];
       }

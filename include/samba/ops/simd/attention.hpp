@@ -49,13 +49,15 @@ inline void attention(const backend::Simd& be, const float* q, const float* k, c
                       index_t first, float* y, index_t tokens, const AttentionShape& s) {
   const index_t width = s.n_kv_head * s.head_size, q_per_kv = s.n_head / s.n_kv_head, hs = s.head_size;
   const float scale = 1.0f / std::sqrt(static_cast<float>(hs));
-  auto key_row = [&](index_t j) { return j >= first ? k + (j - first) * width : cache.key(j); };
-  auto value_row = [&](index_t j) { return j >= first ? v + (j - first) * width : cache.value(j); };
+  auto key_of = [&](index_t j, index_t g) { return j >= first ? k + (j - first) * width + g * hs : cache.key(j, g); };
+  auto value_of = [&](index_t j, index_t g) { return j >= first ? v + (j - first) * width + g * hs : cache.value(j, g); };
+  // Items are ordered head-major, so one thread runs consecutive queries of a head, whose keys
+  // and values stay in its cache from one query to the next.
   be.pool().parallel_for(tokens * s.n_head, [&](index_t lo, index_t hi) {
     float scores[simd::key_block];
     const float* values[simd::key_block];
     for (index_t item = lo; item < hi; ++item) {
-      const index_t t = item / s.n_head, h = item % s.n_head, g = h / q_per_kv;
+      const index_t h = item / tokens, t = item % tokens, g = h / q_per_kv;
       const index_t position = first + t;
       const index_t oldest = s.window > 0 ? std::max<index_t>(0, position - s.window + 1) : 0;
       const float* qh = q + (t * s.n_head + h) * hs;
@@ -66,8 +68,8 @@ inline void attention(const backend::Simd& be, const float* q, const float* k, c
         const index_t count = std::min(simd::key_block, position + 1 - j0);
         float block_max = -INFINITY;
         for (index_t j = 0; j < count; ++j) {
-          scores[j] = simd::dot(qh, key_row(j0 + j) + g * hs, hs) * scale;
-          values[j] = value_row(j0 + j) + g * hs;
+          scores[j] = simd::dot(qh, key_of(j0 + j, g), hs) * scale;
+          values[j] = value_of(j0 + j, g);
           block_max = std::max(block_max, scores[j]);
         }
         const float new_max = std::max(running_max, block_max);

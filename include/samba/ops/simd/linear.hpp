@@ -23,32 +23,31 @@ inline constexpr index_t gemv_max_tokens = 1;
 /// Rows of a bf16 matrix widened to float32 at a time for the GEMM.
 inline constexpr index_t widen_rows = 128;
 
-/// One token: y[o] (+)= W[o, :] . x for o in [o_begin, o_end), four rows at a time so that each x
-/// load feeds four independent FMA chains; the weights are streamed exactly once.
+/// Bytes ahead of the current position that the GEMV asks the cache to fetch: rows are read as one
+/// sequential stream (the next row follows the current one), which the hardware prefetcher and
+/// this hint keep at DRAM bandwidth; interleaving several rows measured 25-40% slower here.
+inline constexpr int gemv_prefetch_bytes = 2048;
+
+/// One token: y[o] (+)= W[o, :] . x for o in [o_begin, o_end); each row is streamed once, front to
+/// back, into four independent accumulators.
 inline void gemv_one(const float* x, const float* w, float* y, index_t in, index_t o_begin, index_t o_end, bool accumulate) {
-  const index_t step = static_cast<index_t>(lanes), vec_end = in - in % step;
-  auto finish = [&](index_t o, fvec acc) {
-    float s = xsimd::hadd(acc);
-    for (index_t i = vec_end; i < in; ++i) s += w[o * in + i] * x[i];
-    y[o] = accumulate ? y[o] + s : s;
-  };
-  index_t o = o_begin;
-  for (; o + 4 <= o_end; o += 4) {
-    const float *w0 = w + o * in, *w1 = w0 + in, *w2 = w1 + in, *w3 = w2 + in;
+  const index_t step = static_cast<index_t>(lanes);
+  for (index_t o = o_begin; o < o_end; ++o) {
+    const float* row = w + o * in;
     fvec a0(0.f), a1(0.f), a2(0.f), a3(0.f);
-    for (index_t i = 0; i < vec_end; i += step) {
-      const fvec xv = fvec::load_unaligned(x + i);
-      a0 = xsimd::fma(fvec::load_unaligned(w0 + i), xv, a0);
-      a1 = xsimd::fma(fvec::load_unaligned(w1 + i), xv, a1);
-      a2 = xsimd::fma(fvec::load_unaligned(w2 + i), xv, a2);
-      a3 = xsimd::fma(fvec::load_unaligned(w3 + i), xv, a3);
+    index_t i = 0;
+    for (; i + 4 * step <= in; i += 4 * step) {
+      __builtin_prefetch(reinterpret_cast<const char*>(row + i) + gemv_prefetch_bytes);
+      __builtin_prefetch(reinterpret_cast<const char*>(row + i) + gemv_prefetch_bytes + 128);
+      a0 = xsimd::fma(fvec::load_unaligned(row + i), fvec::load_unaligned(x + i), a0);
+      a1 = xsimd::fma(fvec::load_unaligned(row + i + step), fvec::load_unaligned(x + i + step), a1);
+      a2 = xsimd::fma(fvec::load_unaligned(row + i + 2 * step), fvec::load_unaligned(x + i + 2 * step), a2);
+      a3 = xsimd::fma(fvec::load_unaligned(row + i + 3 * step), fvec::load_unaligned(x + i + 3 * step), a3);
     }
-    finish(o, a0), finish(o + 1, a1), finish(o + 2, a2), finish(o + 3, a3);
-  }
-  for (; o < o_end; ++o) {
-    fvec a(0.f);
-    for (index_t i = 0; i < vec_end; i += step) a = xsimd::fma(fvec::load_unaligned(w + o * in + i), fvec::load_unaligned(x + i), a);
-    finish(o, a);
+    for (; i + step <= in; i += step) a0 = xsimd::fma(fvec::load_unaligned(row + i), fvec::load_unaligned(x + i), a0);
+    float s = xsimd::hadd((a0 + a1) + (a2 + a3));
+    for (; i < in; ++i) s += row[i] * x[i];
+    y[o] = accumulate ? y[o] + s : s;
   }
 }
 
@@ -56,34 +55,29 @@ inline void gemv_one(const float* x, const float* w, float* y, index_t in, index
 /// the low and high halves of each 32-bit pair of weights.
 inline void gemv_one(const float* x, const float* x_even, const float* x_odd, const bf16* w, float* y, index_t in,
                      index_t o_begin, index_t o_end, bool accumulate) {
-  const index_t step = static_cast<index_t>(lanes), half = in / 2, vec_end = half - half % step;  // in pairs
-  auto finish = [&](index_t o, fvec acc) {
-    float s = xsimd::hadd(acc);
-    for (index_t i = 2 * vec_end; i < in; ++i) s += to_float(w[o * in + i]) * x[i];
+  const index_t step = static_cast<index_t>(lanes), half = in / 2;  // positions in pairs
+  for (index_t o = o_begin; o < o_end; ++o) {
+    const bf16* row = w + o * in;
+    fvec a0(0.f), a1(0.f), a2(0.f), a3(0.f), even, odd;
+    index_t i = 0;
+    for (; i + 2 * step <= half; i += 2 * step) {
+      __builtin_prefetch(reinterpret_cast<const char*>(row + 2 * i) + gemv_prefetch_bytes);
+      __builtin_prefetch(reinterpret_cast<const char*>(row + 2 * i) + gemv_prefetch_bytes + 64);
+      load_bf16_pairs(row + 2 * i, even, odd);
+      a0 = xsimd::fma(even, fvec::load_unaligned(x_even + i), a0);
+      a1 = xsimd::fma(odd, fvec::load_unaligned(x_odd + i), a1);
+      load_bf16_pairs(row + 2 * (i + step), even, odd);
+      a2 = xsimd::fma(even, fvec::load_unaligned(x_even + i + step), a2);
+      a3 = xsimd::fma(odd, fvec::load_unaligned(x_odd + i + step), a3);
+    }
+    for (; i + step <= half; i += step) {
+      load_bf16_pairs(row + 2 * i, even, odd);
+      a0 = xsimd::fma(even, fvec::load_unaligned(x_even + i), a0);
+      a1 = xsimd::fma(odd, fvec::load_unaligned(x_odd + i), a1);
+    }
+    float s = xsimd::hadd((a0 + a1) + (a2 + a3));
+    for (index_t k = 2 * i; k < in; ++k) s += to_float(row[k]) * x[k];
     y[o] = accumulate ? y[o] + s : s;
-  };
-  index_t o = o_begin;
-  for (; o + 4 <= o_end; o += 4) {
-    const bf16* rows[4] = {w + o * in, w + (o + 1) * in, w + (o + 2) * in, w + (o + 3) * in};
-    fvec a[4] = {fvec(0.f), fvec(0.f), fvec(0.f), fvec(0.f)};
-    for (index_t i = 0; i < vec_end; i += step) {
-      const fvec xe = fvec::load_unaligned(x_even + i), xo = fvec::load_unaligned(x_odd + i);
-      for (int r = 0; r < 4; ++r) {
-        fvec even, odd;
-        load_bf16_pairs(rows[r] + 2 * i, even, odd);
-        a[r] = xsimd::fma(even, xe, xsimd::fma(odd, xo, a[r]));
-      }
-    }
-    for (int r = 0; r < 4; ++r) finish(o + r, a[r]);
-  }
-  for (; o < o_end; ++o) {
-    fvec a(0.f);
-    for (index_t i = 0; i < vec_end; i += step) {
-      fvec even, odd;
-      load_bf16_pairs(w + o * in + 2 * i, even, odd);
-      a = xsimd::fma(even, fvec::load_unaligned(x_even + i), xsimd::fma(odd, fvec::load_unaligned(x_odd + i), a));
-    }
-    finish(o, a);
   }
 }
 
