@@ -27,6 +27,11 @@ class RMSNorm {
     rmsnorm(be, x, weight_.data(), y, tokens, dim(), eps_);
   }
 
+  /// x [T, D] += y, then normed = this norm of x (the residual add fused with the norm).
+  void add_forward(const Backend& be, float* x, const float* y, float* normed, index_t tokens) const {
+    add_rmsnorm(be, x, y, weight_.data(), normed, tokens, dim(), eps_);
+  }
+
   template <class F>
   void for_each_parameter(F&& f) {
     f("weight", Shape{dim()}, weight_, ParamRole::norm);

@@ -101,7 +101,10 @@ class Model {
     index_t block = 0;
     for (std::size_t i = 0; i < sublayers_.size(); ++i) {
       const Sublayer& sub = sublayers_[i];
-      sub.norm.forward(backend_, x.data(), normed.data(), T);
+      // x += previous sublayer's output and this sublayer's pre-norm, in one pass.
+      if (i == 0) sub.norm.forward(backend_, x.data(), normed.data(), T);
+      else sub.norm.add_forward(backend_, x.data(), out.data(), normed.data(), T);
+      if (i > 0 && config_.sublayers[i - 1].ends_block && observer) observer(block++, x.data(), T);
       switch (sub.kind) {
         case SublayerKind::mamba:
           mambas_[sub.index].forward(backend_, state.mamba[sub.index], normed.data(), out.data(), T);
@@ -111,17 +114,16 @@ class Model {
           break;
         case SublayerKind::mlp: mlps_[sub.index].forward(backend_, normed.data(), out.data(), T); break;
       }
-      add_inplace(backend_, x.data(), out.data(), T * D);
-      if (config_.sublayers[i].ends_block && observer) observer(block++, x.data(), T);
     }
-    state.position += T;
     const index_t rows = which == LogitsFor::all ? T : (which == LogitsFor::last && T > 0 ? 1 : 0);
+    // The last residual add, fused with ln_f where logits are wanted.
+    const index_t skip = T - rows;  // leading rows that need the add alone
+    if (skip > 0) add_inplace(backend_, x.data(), out.data(), skip * D);
+    if (rows > 0) final_norm_.add_forward(backend_, x.data() + skip * D, out.data() + skip * D, normed.data(), rows);
+    if (config_.sublayers.back().ends_block && observer) observer(block++, x.data(), T);
+    state.position += T;
     Tensor<float> logits({rows, padded_vocab_size()});
-    if (rows > 0) {
-      const float* tail = x.data() + (T - rows) * D;
-      final_norm_.forward(backend_, tail, normed.data(), rows);
-      linear(backend_, normed.data(), head().data(), logits.ptr(), rows, D, padded_vocab_size());
-    }
+    if (rows > 0) linear(backend_, normed.data(), head().data(), logits.ptr(), rows, D, padded_vocab_size());
     return logits;
   }
 

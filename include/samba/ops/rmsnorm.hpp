@@ -22,4 +22,12 @@ inline void rmsnorm(const backend::Scalar&, const float* x, const float* SAMBA_R
   }
 }
 
+/// Residual add fused with the next sublayer's pre-norm: x [T, D] += y; normed = rmsnorm(x) * w.
+/// One pass over x instead of two.
+inline void add_rmsnorm(const backend::Scalar& be, float* x, const float* y, const float* SAMBA_RESTRICT w, float* normed,
+                        index_t tokens, index_t dim, float eps) {
+  for (index_t i = 0; i < tokens * dim; ++i) x[i] += y[i];
+  rmsnorm(be, x, w, normed, tokens, dim, eps);
+}
+
 }  // namespace samba::ops

@@ -50,6 +50,38 @@ inline void rmsnorm(const backend::Simd& be, const float* x, const float* w, flo
   else be.pool().parallel_for(tokens, rows);
 }
 
+/// x [T, D] += y; normed = rmsnorm(x) * w, in one pass per row (the residual add of a sublayer
+/// fused with the next sublayer's pre-norm).
+inline void add_rmsnorm(const backend::Simd& be, float* x, const float* y, const float* w, float* normed, index_t tokens,
+                        index_t dim, float eps) {
+  using simd::fvec;
+  const index_t step = static_cast<index_t>(simd::lanes), vec_end = dim - dim % step;
+  auto rows = [&](index_t lo, index_t hi) {
+    for (index_t t = lo; t < hi; ++t) {
+      float* xt = x + t * dim;
+      const float* yt = y + t * dim;
+      float* nt = normed + t * dim;
+      fvec acc(0.f);
+      for (index_t i = 0; i < vec_end; i += step) {
+        const fvec v = fvec::load_unaligned(xt + i) + fvec::load_unaligned(yt + i);
+        v.store_unaligned(xt + i);
+        acc = xsimd::fma(v, v, acc);
+      }
+      float sum_sq = xsimd::hadd(acc);
+      for (index_t i = vec_end; i < dim; ++i) {
+        xt[i] += yt[i];
+        sum_sq += xt[i] * xt[i];
+      }
+      const float inv_rms = 1.0f / std::sqrt(sum_sq / static_cast<float>(dim) + eps);
+      for (index_t i = 0; i < vec_end; i += step)
+        (fvec::load_unaligned(xt + i) * fvec(inv_rms) * fvec::load_unaligned(w + i)).store_unaligned(nt + i);
+      for (index_t i = vec_end; i < dim; ++i) nt[i] = xt[i] * inv_rms * w[i];
+    }
+  };
+  if (tokens * dim < simd::parallel_min_elements) rows(0, tokens);
+  else be.pool().parallel_for(tokens, rows);
+}
+
 /// x [n] += y [n].
 inline void add_inplace(const backend::Simd& be, float* x, const float* y, index_t n) {
   using simd::fvec;
