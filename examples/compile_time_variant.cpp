@@ -6,16 +6,17 @@
 #include <chrono>
 #include <iostream>
 #include <samba/samba.hpp>
+#include <samba/simd.hpp>
 
 // Samba pattern (Mamba, MLP, SWA, MLP), 6 blocks, width 256, 4 query heads of 64 sharing one
 // KV head, SwiGLU 768, a 64-token attention window, a 4096-token vocabulary.
 constexpr samba::ModelShape kVariant = samba::official_shape(samba::Architecture::samba, /*n_layer=*/6, /*d_model=*/256,
                                                              /*n_head=*/4, /*n_kv_head=*/1, /*d_mlp=*/768, /*window=*/64,
                                                              /*vocab=*/4096, /*padded=*/4096);
-using VariantModel = samba::Model<kVariant>;  // scalar reference backend
+using VariantModel = samba::Model<kVariant, samba::backend::Simd>;  // the CPU SIMD backend, float32 weights
 
 int main() {
-  VariantModel model(samba::config_from_shape(kVariant, "example-variant"));
+  VariantModel model(samba::config_from_shape(kVariant, "example-variant"), samba::backend::Simd(/*threads=*/0));
   samba::randomize(model, /*seed=*/42);
   const samba::MemoryEstimate memory = samba::estimate_memory(model.config());
   std::cout << "variant: " << model.parameter_count() << " parameters, " << memory.state_bytes / 1024
@@ -40,5 +41,6 @@ int main() {
     std::cout << " " << next;
     next = samba::argmax(model.step(state, next), 4096);
   }
-  std::cout << "\nprefill: " << static_cast<double>(prompt.size()) / prefill_s << " tokens/s on the scalar reference backend\n";
+  std::cout << "\nprefill: " << static_cast<double>(prompt.size()) / prefill_s << " tokens/s on the SIMD backend, "
+            << model.backend().threads() << " thread(s)\n";
 }

@@ -21,7 +21,7 @@ void pointwise(const backend::Simd& be, index_t n, F&& fn) {
   else be.pool().parallel_for(n, fn, static_cast<index_t>(lanes) * 16);
 }
 
-inline fvec silu(fvec v) { return v / (fvec(1.0f) + xsimd::exp(-v)); }
+inline fvec silu(fvec v) { return v / (fvec(1.0f) + fast_exp(-v)); }
 
 }  // namespace simd
 

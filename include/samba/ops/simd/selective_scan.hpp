@@ -25,11 +25,9 @@ void scan_tile(const float* x, const float* dt, const float* a, const float* b, 
                index_t e0) {
   constexpr int cap = NFixed > 0 ? NFixed : static_cast<int>(scan_max_state);
   const int n_count = NFixed > 0 ? NFixed : static_cast<int>(n_state);
-  std::array<fvec, cap> state, decay;
-  for (int n = 0; n < n_count; ++n) {  // h, A [N, E]: one vector per state index
-    state[n] = fvec::load_unaligned(h + n * channels + e0);
-    decay[n] = fvec::load_unaligned(a + n * channels + e0);
-  }
+  // The state stays in registers; A is re-read from L1 each step (holding it too would spill).
+  std::array<fvec, cap> state;
+  for (int n = 0; n < n_count; ++n) state[n] = fvec::load_unaligned(h + n * channels + e0);  // h [N, E]
   const fvec skip = fvec::load_unaligned(d + e0);
   for (index_t t = 0; t < tokens; ++t) {
     const index_t row = t * channels + e0;
@@ -37,12 +35,13 @@ void scan_tile(const float* x, const float* dt, const float* a, const float* b, 
     const fvec dtx = dtv * xv;
     const float* bt = b + t * bc_stride;
     const float* ct = c + t * bc_stride;
-    fvec acc = skip * xv;
+    fvec acc[4] = {skip * xv, fvec(0.f), fvec(0.f), fvec(0.f)};  // C.h in four partial sums
     for (int n = 0; n < n_count; ++n) {
-      state[n] = xsimd::fma(xsimd::exp(dtv * decay[n]), state[n], dtx * fvec(bt[n]));
-      acc = xsimd::fma(state[n], fvec(ct[n]), acc);
+      const fvec decay = fast_exp(dtv * fvec::load_unaligned(a + n * channels + e0));
+      state[n] = xsimd::fma(decay, state[n], dtx * fvec(bt[n]));
+      acc[n & 3] = xsimd::fma(state[n], fvec(ct[n]), acc[n & 3]);
     }
-    (acc * silu(fvec::load_unaligned(z + row))).store_unaligned(y + row);
+    (((acc[0] + acc[1]) + (acc[2] + acc[3])) * silu(fvec::load_unaligned(z + row))).store_unaligned(y + row);
   }
   for (int n = 0; n < n_count; ++n) state[n].store_unaligned(h + n * channels + e0);
 }
