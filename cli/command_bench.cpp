@@ -39,8 +39,7 @@ double decode_weight_bytes(ModelT& model) {
   double bytes = 0.0;
   const auto& c = model.config();
   model.for_each_parameter([&](const std::string& name, const Shape& shape, auto& storage, ParamRole) {
-    using T = typename std::remove_reference_t<decltype(storage)>::value_type;
-    const double size = static_cast<double>(element_count(shape)) * sizeof(T);
+    const double size = static_cast<double>(storage_bytes(storage));
     if (name == c.embedding_name) bytes += c.tie_embeddings ? size : size / static_cast<double>(shape[0]);
     else bytes += size;
   });

@@ -6,6 +6,8 @@ template class samba::Model<samba::ModelShape{}, samba::backend::Scalar, float>;
 template class samba::Model<samba::ModelShape{}, samba::backend::Scalar, samba::bf16>;
 template class samba::Model<samba::ModelShape{}, samba::backend::Simd, float>;
 template class samba::Model<samba::ModelShape{}, samba::backend::Simd, samba::bf16>;
+template class samba::Model<samba::ModelShape{}, samba::backend::Scalar, samba::q8>;
+template class samba::Model<samba::ModelShape{}, samba::backend::Simd, samba::q8>;
 
 namespace samba::cli {
 
@@ -16,9 +18,10 @@ void add_backend_options(CLI::App* cmd, BackendOptions& o) {
   cmd->add_option("--threads", o.threads, "Threads for the simd backend (0 = the cores available)")
       ->capture_default_str()
       ->check(CLI::Range(0, 1024));
-  cmd->add_option("--dtype", o.dtype, "Weight storage: f32, or bf16 (computed in float32)")
+  cmd->add_option("--dtype", o.dtype,
+                  "Weight storage: f32, bf16, or int8 (per-row scales, quantized at load); computed in float32")
       ->capture_default_str()
-      ->check(CLI::IsMember({"f32", "bf16"}));
+      ->check(CLI::IsMember({"f32", "bf16", "int8"}));
 }
 
 namespace {
@@ -26,12 +29,13 @@ namespace {
 /// Calls make(type_tag) with the model type the options select and wraps the result.
 template <class Make>
 AnyModel make_selected(const BackendOptions& o, Make&& make) {
-  const bool bf = o.dtype == "bf16";
   if (o.backend == "scalar") {
-    if (bf) return make(std::type_identity<ScalarBf16Model>{}, backend::Scalar{});
+    if (o.dtype == "bf16") return make(std::type_identity<ScalarBf16Model>{}, backend::Scalar{});
+    if (o.dtype == "int8") return make(std::type_identity<ScalarQ8Model>{}, backend::Scalar{});
     return make(std::type_identity<ScalarModel>{}, backend::Scalar{});
   }
-  if (bf) return make(std::type_identity<SimdBf16Model>{}, backend::Simd(o.threads));
+  if (o.dtype == "bf16") return make(std::type_identity<SimdBf16Model>{}, backend::Simd(o.threads));
+  if (o.dtype == "int8") return make(std::type_identity<SimdQ8Model>{}, backend::Simd(o.threads));
   return make(std::type_identity<SimdModel>{}, backend::Simd(o.threads));
 }
 

@@ -13,7 +13,9 @@ using ScalarModel = DynamicModel<backend::Scalar, float>;
 using ScalarBf16Model = DynamicModel<backend::Scalar, bf16>;
 using SimdModel = DynamicModel<backend::Simd, float>;
 using SimdBf16Model = DynamicModel<backend::Simd, bf16>;
-using AnyModel = std::variant<ScalarModel, ScalarBf16Model, SimdModel, SimdBf16Model>;
+using ScalarQ8Model = DynamicModel<backend::Scalar, q8>;
+using SimdQ8Model = DynamicModel<backend::Simd, q8>;
+using AnyModel = std::variant<ScalarModel, ScalarBf16Model, ScalarQ8Model, SimdModel, SimdBf16Model, SimdQ8Model>;
 
 /// --backend, --threads and --dtype, shared by the commands that run a model.
 struct BackendOptions {
@@ -35,3 +37,5 @@ extern template class samba::Model<samba::ModelShape{}, samba::backend::Scalar, 
 extern template class samba::Model<samba::ModelShape{}, samba::backend::Scalar, samba::bf16>;
 extern template class samba::Model<samba::ModelShape{}, samba::backend::Simd, float>;
 extern template class samba::Model<samba::ModelShape{}, samba::backend::Simd, samba::bf16>;
+extern template class samba::Model<samba::ModelShape{}, samba::backend::Scalar, samba::q8>;
+extern template class samba::Model<samba::ModelShape{}, samba::backend::Simd, samba::q8>;

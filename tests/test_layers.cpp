@@ -17,9 +17,11 @@ namespace {
 template <class Layer>
 Params randomize_layer(Layer& layer, std::uint64_t seed, float scale = 0.3f) {
   Params p;
-  layer.for_each_parameter([&](std::string_view name, const Shape&, auto& w, ParamRole) {
-    w = test::random_vector(w.size(), seed++, scale);
-    p[std::string(name)] = w;
+  layer.for_each_parameter([&](std::string_view name, const Shape& shape, auto& w, ParamRole) {
+    auto values = test::random_vector(static_cast<std::size_t>(element_count(shape)), seed++, scale);
+    if constexpr (std::is_same_v<std::remove_reference_t<decltype(w)>, std::vector<float>>) w = values;
+    else assign_from_float(w, values);
+    p[std::string(name)] = values;
   });
   return p;
 }

@@ -8,6 +8,7 @@
 
 #include "samba/backend/scalar.hpp"
 #include "samba/layers/parameter.hpp"
+#include "samba/layers/weight_matrix.hpp"
 #include "samba/model/config.hpp"
 #include "samba/ops/elementwise.hpp"
 #include "samba/ops/causal_conv1d.hpp"
@@ -31,7 +32,7 @@ struct MambaState {
   std::vector<float> ssm;   // [N, E] h, state-major so that channels are contiguous
 };
 
-/// W: storage type of the projection matrices (float or bf16); small vectors stay float.
+/// W: storage type of the projection matrices (float, bf16 or q8); small vectors stay float.
 template <MambaShape S = MambaShape{}, class Backend = backend::Scalar, class W = float>
 class MambaLayer {
   static_assert(S.d_model >= 0 && S.d_inner >= 0 && S.d_state >= 0 && S.d_conv >= 0 && S.dt_rank >= 0,
@@ -82,7 +83,7 @@ class MambaLayer {
     std::vector<float> dbc(static_cast<std::size_t>(tokens * proj));  // [T, R + 2N] x_proj(xc)
     std::vector<float> dt(x.size());                                   // [T, E]
     std::vector<float> y(x.size());                                    // [T, E]
-    linear(be, u, in_proj_.data(), xz.data(), tokens, d, 2 * e);
+    linear(be, u, view(in_proj_), xz.data(), tokens, d, 2 * e);
     for (index_t t = 0; t < tokens; ++t)
       for (index_t c = 0; c < e; ++c) {
         x[t * e + c] = xz[t * 2 * e + c];
@@ -90,15 +91,15 @@ class MambaLayer {
       }
     causal_conv1d_silu(be, x.data(), state.conv.data(), conv_w_.data(), conv_b_.data(), xc.data(), tokens,
                             e, d_conv());
-    linear(be, xc.data(), x_proj_.data(), dbc.data(), tokens, e, proj);
+    linear(be, xc.data(), view(x_proj_), dbc.data(), tokens, e, proj);
     // dt = softplus(dt_proj(dt_low) + bias); dt_low = dbc[:, :R] (row stride R + 2N).
     std::vector<float> dt_low(static_cast<std::size_t>(tokens * r));  // [T, R]
     for (index_t t = 0; t < tokens; ++t) std::copy_n(dbc.data() + t * proj, r, dt_low.data() + t * r);
-    linear(be, dt_low.data(), dt_proj_w_.data(), dt.data(), tokens, r, e);
+    linear(be, dt_low.data(), view(dt_proj_w_), dt.data(), tokens, r, e);
     softplus_bias(be, dt.data(), dt_proj_b_.data(), tokens, e);
     selective_scan(be, xc.data(), dt.data(), a_.data(), dbc.data() + r, dbc.data() + r + n, proj,
                         d_.data(), z.data(), state.ssm.data(), y.data(), tokens, e, n);
-    linear(be, y.data(), out_proj_.data(), out, tokens, e, d);
+    linear(be, y.data(), view(out_proj_), out, tokens, e, d);
   }
 
   template <class F>
@@ -119,15 +120,15 @@ class MambaLayer {
   static constexpr index_t pick(index_t fixed, index_t runtime) { return fixed != dynamic ? fixed : runtime; }
 
   MambaDims dims_;
-  std::vector<W> in_proj_;        // [2E, D]  rows [0, E) -> x, [E, 2E) -> z
+  Matrix<W> in_proj_;        // [2E, D]  rows [0, E) -> x, [E, 2E) -> z
   std::vector<float> conv_w_;     // [E, 1, K]
   std::vector<float> conv_b_;     // [E] (zeros when dims.conv_bias is false)
-  std::vector<W> x_proj_;         // [R + 2N, E] -> dt_low, B, C
-  std::vector<W> dt_proj_w_;      // [E, R]
+  Matrix<W> x_proj_;         // [R + 2N, E] -> dt_low, B, C
+  Matrix<W> dt_proj_w_;      // [E, R]
   std::vector<float> dt_proj_b_;  // [E]
   std::vector<float> a_log_;      // [E, N]
   std::vector<float> d_;          // [E]
-  std::vector<W> out_proj_;       // [D, E]
+  Matrix<W> out_proj_;       // [D, E]
   std::vector<float> a_;          // [N, E] derived: -exp(A_log), transposed
 };
 

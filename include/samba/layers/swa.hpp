@@ -8,6 +8,7 @@
 #include "samba/backend/scalar.hpp"
 #include "samba/core/kv_cache.hpp"
 #include "samba/layers/parameter.hpp"
+#include "samba/layers/weight_matrix.hpp"
 #include "samba/model/config.hpp"
 #include "samba/ops/attention.hpp"
 #include "samba/ops/linear.hpp"
@@ -25,7 +26,7 @@ struct AttentionShape {
   index_t window = dynamic;
 };
 
-/// W: storage type of the projection matrices (float or bf16).
+/// W: storage type of the projection matrices (float, bf16 or q8).
 template <AttentionShape S = AttentionShape{}, class Backend = backend::Scalar, class W = float>
 class SwaLayer {
   static_assert(S.d_model >= 0 && S.n_head >= 0 && S.n_kv_head >= 0 && S.head_size >= 0,
@@ -67,7 +68,7 @@ class SwaLayer {
     std::vector<float> k(static_cast<std::size_t>(tokens * g * hs));  // [T, G, hs]
     std::vector<float> v(k.size());                                    // [T, G, hs]
     std::vector<float> y(q.size());                                    // [T, H, hs]
-    linear(be, x, attn_.data(), qkv.data(), tokens, d, rows);
+    linear(be, x, view(attn_), qkv.data(), tokens, d, rows);
     for (index_t t = 0; t < tokens; ++t)
       for (index_t gi = 0; gi < g; ++gi) {
         const float* group = qkv.data() + (t * g + gi) * (q_per_kv + 2) * hs;
@@ -82,7 +83,7 @@ class SwaLayer {
     attention(be, q.data(), k.data(), v.data(), cache, first, y.data(), tokens,
                    ops::AttentionShape{h, g, hs, window()});
     cache.append(k.data(), v.data(), tokens);
-    linear(be, y.data(), proj_.data(), out, tokens, h * hs, d);
+    linear(be, y.data(), view(proj_), out, tokens, h * hs, d);
   }
 
   template <class F>
@@ -97,8 +98,8 @@ class SwaLayer {
 
   AttentionDims dims_;
   index_t window_;
-  std::vector<W> attn_;  // [(H + 2G) * hs, D] fused qkv, grouped per KV group
-  std::vector<W> proj_;  // [D, H * hs]
+  Matrix<W> attn_;  // [(H + 2G) * hs, D] fused qkv, grouped per KV group
+  Matrix<W> proj_;  // [D, H * hs]
 };
 
 }  // namespace samba

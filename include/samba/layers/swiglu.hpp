@@ -5,6 +5,7 @@
 
 #include "samba/backend/scalar.hpp"
 #include "samba/layers/parameter.hpp"
+#include "samba/layers/weight_matrix.hpp"
 #include "samba/model/config.hpp"
 #include "samba/ops/elementwise.hpp"
 #include "samba/ops/linear.hpp"
@@ -17,7 +18,7 @@ struct MlpShape {
   index_t d_hidden = dynamic;
 };
 
-/// W: storage type of the matrices (float or bf16).
+/// W: storage type of the matrices (float, bf16 or q8).
 template <MlpShape S = MlpShape{}, class Backend = backend::Scalar, class W = float>
 class SwiGLU {
   static_assert(S.d_model >= 0 && S.d_hidden >= 0, "SwiGLU: extents must be positive or samba::dynamic");
@@ -45,10 +46,10 @@ class SwiGLU {
     const index_t d = d_model(), i = d_hidden();
     std::vector<float> gate(static_cast<std::size_t>(tokens * i));  // [T, I]
     std::vector<float> up(gate.size());                            // [T, I]
-    linear(be, x, w1_.data(), gate.data(), tokens, d, i);
-    linear(be, x, w2_.data(), up.data(), tokens, d, i);
+    linear(be, x, view(w1_), gate.data(), tokens, d, i);
+    linear(be, x, view(w2_), up.data(), tokens, d, i);
     silu_mul(be, gate.data(), up.data(), tokens * i);
-    linear(be, gate.data(), w3_.data(), out, tokens, i, d);
+    linear(be, gate.data(), view(w3_), out, tokens, i, d);
   }
 
   template <class F>
@@ -60,9 +61,9 @@ class SwiGLU {
 
  private:
   MlpDims dims_;
-  std::vector<W> w1_;  // [I, D] gate
-  std::vector<W> w2_;  // [I, D] up
-  std::vector<W> w3_;  // [D, I] down
+  Matrix<W> w1_;  // [I, D] gate
+  Matrix<W> w2_;  // [I, D] up
+  Matrix<W> w3_;  // [D, I] down
 };
 
 }  // namespace samba

@@ -11,13 +11,29 @@
 
 namespace samba {
 
-/// Copies every tensor the model needs from `file` (converting BF16/F16 to float32), checking
+/// Reads one tensor into a layer's storage, converting to its type (float, bf16, or q8).
+inline void load_parameter(const io::SafetensorsFile& file, const std::string& name, const Shape& shape,
+                           std::vector<float>& storage) {
+  file.read_into(name, shape, storage);
+}
+template <class W>
+void load_parameter(const io::SafetensorsFile& file, const std::string& name, const Shape& shape, Matrix<W>& storage) {
+  if constexpr (std::is_same_v<W, q8>) {
+    std::vector<float> values(static_cast<std::size_t>(element_count(shape)));
+    file.read_f32_into(name, shape, values);
+    assign_from_float(storage, values);
+  } else {
+    file.read_into(name, shape, storage.values);
+  }
+}
+
+/// Copies every tensor the model needs from `file` (converting to the storage type), checking
 /// names and shapes. Returns the names of tensors in the file that the model did not use.
 template <class ModelT>
 std::vector<std::string> load_weights(ModelT& model, const io::SafetensorsFile& file) {
   std::set<std::string> used;
   model.for_each_parameter([&](const std::string& name, const Shape& shape, auto& storage, ParamRole) {
-    file.read_into(name, shape, storage);
+    load_parameter(file, name, shape, storage);
     used.insert(name);
   });
   model.prepare();

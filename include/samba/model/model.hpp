@@ -16,6 +16,7 @@
 #include "samba/layers/rmsnorm.hpp"
 #include "samba/layers/swa.hpp"
 #include "samba/layers/swiglu.hpp"
+#include "samba/layers/weight_matrix.hpp"
 #include "samba/model/config.hpp"
 #include "samba/model/shape.hpp"
 #include "samba/ops/elementwise.hpp"
@@ -40,7 +41,8 @@ struct SequenceState {
 };
 
 /// S: compile-time shape; Backend: kernel policy (an object: it may own threads);
-/// W: storage type of the matrices and the embedding (float or bf16), computed in float32.
+/// W: storage type of the matrices and the embedding (float, bf16, or q8: int8 with per-row
+/// scales), computed in float32.
 template <ModelShape S = ModelShape{}, class Backend = backend::Scalar, class W = float>
 class Model {
   static_assert(S.n_layer >= 0 && S.vocab_size >= 0 && S.padded_vocab_size >= 0, "Model: extents must be positive or samba::dynamic");
@@ -123,7 +125,7 @@ class Model {
     if (config_.sublayers.back().ends_block && observer) observer(block++, x.data(), T);
     state.position += T;
     Tensor<float> logits({rows, padded_vocab_size()});
-    if (rows > 0) linear(backend_, normed.data(), head().data(), logits.ptr(), rows, D, padded_vocab_size());
+    if (rows > 0) linear(backend_, normed.data(), view(head()), logits.ptr(), rows, D, padded_vocab_size());
     return logits;
   }
 
@@ -133,7 +135,7 @@ class Model {
   }
 
   /// Visits every tensor with its checkpoint name: f(name, shape, storage, role), where storage
-  /// is a std::vector<float> (norms, biases, A_log, D, conv) or std::vector<W> (matrices).
+  /// is a std::vector<float> (norms, biases, A_log, D, conv) or a Matrix<W> (matrices, embedding).
   template <class F>
   void for_each_parameter(F&& f) {
     f(config_.embedding_name, Shape{config_.padded_vocab_size, config_.d_model}, embedding_, ParamRole::embedding);
@@ -183,7 +185,7 @@ class Model {
     return v.size() - 1;
   }
 
-  const std::vector<W>& head() const { return config_.tie_embeddings ? embedding_ : lm_head_; }
+  const Matrix<W>& head() const { return config_.tie_embeddings ? embedding_ : lm_head_; }
 
   void embed(std::span<const token_t> tokens, float* x) const {
     const index_t D = d_model();
@@ -191,9 +193,7 @@ class Model {
       const token_t id = tokens[t];
       require(id >= 0 && id < config_.vocab_size, "token id ", id, " at position ", t, " is outside the vocabulary [0, ",
               config_.vocab_size, ")");
-      const W* row = embedding_.data() + id * D;
-      float* xt = x + static_cast<index_t>(t) * D;
-      for (index_t i = 0; i < D; ++i) xt[i] = to_float(row[i]);
+      row_to_float(embedding_, id, x + static_cast<index_t>(t) * D);
     }
   }
 
@@ -219,8 +219,8 @@ class Model {
   ModelConfig config_;
   Backend backend_;
   Norm final_norm_;
-  std::vector<W> embedding_;  // [V_pad, D] wte; also the head when tied
-  std::vector<W> lm_head_;    // [V_pad, D] untied head (empty when tied)
+  Matrix<W> embedding_;  // [V_pad, D] wte; also the head when tied
+  Matrix<W> lm_head_;    // [V_pad, D] untied head (empty when tied)
   std::vector<Sublayer> sublayers_;
   std::vector<Mamba> mambas_;
   std::vector<Attention> attentions_;

@@ -7,6 +7,7 @@
 
 #include "samba/core/dtype.hpp"
 #include "samba/layers/parameter.hpp"
+#include "samba/layers/weight_matrix.hpp"
 
 namespace samba {
 
@@ -18,7 +19,7 @@ void randomize(ModelT& model, std::uint64_t seed) {
   std::mt19937_64 rng(seed);
   model.for_each_parameter([&](std::string_view, const Shape& shape, auto& storage, ParamRole role) {
     const index_t fan_in = shape.back();
-    std::vector<float> w(storage.size());
+    std::vector<float> w(static_cast<std::size_t>(element_count(shape)));
     switch (role) {
       case ParamRole::matrix: {
         std::uniform_real_distribution<float> u(-1.0f, 1.0f);
@@ -56,8 +57,8 @@ void randomize(ModelT& model, std::uint64_t seed) {
         std::fill(w.begin(), w.end(), 0.0f);
         break;
     }
-    using T = typename std::remove_reference_t<decltype(storage)>::value_type;
-    for (std::size_t i = 0; i < w.size(); ++i) storage[i] = from_float<T>(w[i]);
+    if constexpr (std::is_same_v<std::remove_reference_t<decltype(storage)>, std::vector<float>>) storage = w;
+    else assign_from_float(storage, w);
   });
   model.prepare();
 }

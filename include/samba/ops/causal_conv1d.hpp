@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "samba/backend/scalar.hpp"
+#include "samba/core/types.hpp"
 #include "samba/ops/activations.hpp"
 
 namespace samba::ops {

@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "samba/backend/simd.hpp"
+#include "samba/ops/activations.hpp"
 #include "samba/ops/simd/vector.hpp"
 
 namespace samba::ops {

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <array>
+#include <utility>
 
 #include "samba/backend/simd.hpp"
 #include "samba/ops/selective_scan.hpp"
@@ -36,10 +37,16 @@ void scan_tile(const float* x, const float* dt, const float* a, const float* b, 
     const float* bt = b + t * bc_stride;
     const float* ct = c + t * bc_stride;
     fvec acc[4] = {skip * xv, fvec(0.f), fvec(0.f), fvec(0.f)};  // C.h in four partial sums
-    for (int n = 0; n < n_count; ++n) {
+    auto update = [&](int n) {
       const fvec decay = fast_exp(dtv * fvec::load_unaligned(a + n * channels + e0));
       state[n] = xsimd::fma(decay, state[n], dtx * fvec(bt[n]));
       acc[n & 3] = xsimd::fma(state[n], fvec(ct[n]), acc[n & 3]);
+    };
+    if constexpr (NFixed > 0) {
+      // Unrolled at compile time so that the state array is promoted to registers.
+      [&]<int... I>(std::integer_sequence<int, I...>) { (update(I), ...); }(std::make_integer_sequence<int, NFixed>{});
+    } else {
+      for (int n = 0; n < n_count; ++n) update(n);
     }
     (((acc[0] + acc[1]) + (acc[2] + acc[3])) * silu(fvec::load_unaligned(z + row))).store_unaligned(y + row);
   }
