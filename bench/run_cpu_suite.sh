@@ -21,6 +21,7 @@ run samba-421m-prefill-f32    --preset samba-421m --dtype f32 --prompt 512 --gen
 run samba-421m-prefill-f32-1t --preset samba-421m --dtype f32 --prompt 512 --generate 0 --threads 1
 run mamba-1.4b-prefill-f32    --preset mamba-1.4b --dtype f32 --prompt 512 --generate 0
 run mamba-1.4b-decode-bf16    --preset mamba-1.4b --dtype bf16 --prompt 16 --generate 128
+run mamba-1.4b-decode-int8    --preset mamba-1.4b --dtype int8 --prompt 16 --generate 128
 run mamba-1.4b-decode-f32     --preset mamba-1.4b --dtype f32 --prompt 16 --generate 32
 run samba-mini-simd           --preset samba-mini --prompt 512 --generate 64
 run samba-mini-scalar         --preset samba-mini --prompt 512 --generate 64 --backend scalar
