@@ -48,7 +48,9 @@ TEST_CASE("SIMD linear matches the reference for GEMV and GEMM, float and bf16",
           allocate(wq, {out, in});
           assign_from_float(wq, w);
           ops::linear(reference, x.data(), view(wq), want.data(), tokens, in, out);
-          ops::linear(simd, x.data(), view(wq), got.data(), tokens, in, out);
+          // the explicit template argument names the SIMD overload: if it were missing, this would
+          // not compile instead of silently falling back to the reference
+          ops::linear<Q8View>(simd, x.data(), view(wq), got.data(), tokens, in, out);
           CHECK(test::rel_l2(got, want) < 1e-6);
           ops::linear(reference, x.data(), wb.data(), want.data(), tokens, in, out);
           // accumulate adds to what is there

@@ -11,6 +11,7 @@
 
 #include "samba/backend/simd.hpp"
 #include "samba/core/dtype.hpp"
+#include "samba/layers/weight_matrix.hpp"
 #include "samba/ops/simd/vector.hpp"
 
 namespace samba::ops {
@@ -82,6 +83,34 @@ inline void gemv_one(const float* x, const float* x_even, const float* x_odd, co
   }
 }
 
+/// The same for int8 rows with per-row scales: 16 weights widened per vector (sign-extend, convert).
+inline void gemv_one(const float* x, Q8View w, float* y, index_t in, index_t o_begin, index_t o_end, bool accumulate) {
+  using ivec = xsimd::batch<std::int32_t>;
+  const index_t step = static_cast<index_t>(lanes);
+  auto widen = [](const std::int8_t* p) {
+    alignas(64) std::int32_t tmp[lanes];
+    for (std::size_t l = 0; l < lanes; ++l) tmp[l] = p[l];  // compiles to one sign-extending load
+    return xsimd::batch_cast<float>(ivec::load_aligned(tmp));
+  };
+  for (index_t o = o_begin; o < o_end; ++o) {
+    const std::int8_t* row = w.q + o * in;
+    fvec a0(0.f), a1(0.f), a2(0.f), a3(0.f);
+    index_t i = 0;
+    for (; i + 4 * step <= in; i += 4 * step) {
+      if (i % 128 == 0) __builtin_prefetch(row + i + gemv_prefetch_bytes);  // 64 bytes per iteration
+      a0 = xsimd::fma(widen(row + i), fvec::load_unaligned(x + i), a0);
+      a1 = xsimd::fma(widen(row + i + step), fvec::load_unaligned(x + i + step), a1);
+      a2 = xsimd::fma(widen(row + i + 2 * step), fvec::load_unaligned(x + i + 2 * step), a2);
+      a3 = xsimd::fma(widen(row + i + 3 * step), fvec::load_unaligned(x + i + 3 * step), a3);
+    }
+    for (; i + step <= in; i += step) a0 = xsimd::fma(widen(row + i), fvec::load_unaligned(x + i), a0);
+    float s = xsimd::hadd((a0 + a1) + (a2 + a3));
+    for (; i < in; ++i) s += static_cast<float>(row[i]) * x[i];
+    s *= w.scale[o];
+    y[o] = accumulate ? y[o] + s : s;
+  }
+}
+
 /// y[:, cols] (+)= x [T, in] * W[cols, in]^T for float W; y has row stride `ldy`.
 inline void gemm_slice(const float* x, const float* w, float* y, index_t tokens, index_t in, index_t cols, index_t ldy,
                        bool accumulate) {
@@ -100,13 +129,14 @@ inline void gemm_slice(const float* x, const float* w, float* y, index_t tokens,
 
 }  // namespace simd
 
-/// x [T, in], W [out, in] (float or bf16), y [T, out]; overwrites y or adds to it.
-template <class W>
-void linear(const backend::Simd& be, const float* x, const W* w, float* y, index_t tokens, index_t in, index_t out,
+/// x [T, in], W [out, in] (float, bf16, or int8 rows with scales as a Q8View), y [T, out];
+/// overwrites y or adds to it.
+template <class WView>
+void linear(const backend::Simd& be, const float* x, WView w, float* y, index_t tokens, index_t in, index_t out,
             bool accumulate = false) {
   if (tokens <= 0 || out <= 0) return;
   if (tokens <= simd::gemv_max_tokens) {
-    if constexpr (std::is_same_v<W, bf16>) {
+    if constexpr (std::is_same_v<WView, const bf16*>) {
       const index_t half = in / 2;
       std::vector<float> even(static_cast<std::size_t>(half)), odd(even.size());  // [in/2] each
       for (index_t i = 0; i < half; ++i) even[i] = x[2 * i], odd[i] = x[2 * i + 1];
@@ -119,11 +149,17 @@ void linear(const backend::Simd& be, const float* x, const W* w, float* y, index
     return;
   }
   be.pool().parallel_for(out, [&](index_t lo, index_t hi) {
-    if constexpr (std::is_same_v<W, bf16>) {
+    if constexpr (!std::is_same_v<WView, const float*>) {  // bf16 or int8: widen a block of rows at a time
       std::vector<float> block(static_cast<std::size_t>(simd::widen_rows * in));  // [rows, in] widened
       for (index_t r0 = lo; r0 < hi; r0 += simd::widen_rows) {
         const index_t rows = std::min(simd::widen_rows, hi - r0);
-        for (index_t k = 0; k < rows * in; ++k) block[k] = to_float(w[r0 * in + k]);
+        if constexpr (std::is_same_v<WView, Q8View>) {
+          for (index_t r = 0; r < rows; ++r)
+            for (index_t k = 0; k < in; ++k)
+              block[r * in + k] = w.scale[r0 + r] * static_cast<float>(w.q[(r0 + r) * in + k]);
+        } else {
+          for (index_t k = 0; k < rows * in; ++k) block[k] = to_float(w[r0 * in + k]);
+        }
         simd::gemm_slice(x, block.data(), y + r0, tokens, in, rows, out, accumulate);
       }
     } else {
