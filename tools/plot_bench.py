@@ -16,6 +16,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+BYTES_PER_WEIGHT = {"f32": 4, "bf16": 2, "int8": 1}
+
 
 def main():
     if len(sys.argv) != 3:
@@ -32,12 +34,11 @@ def main():
               f"{peak / 1e9:.0f} GFLOP/s SGEMM ({cal['machine_sgemm_engine']})")
     for label, r in by.items():
         if "decode_weight_bytes_per_s" in r and r.get("decode_tokens_per_s", 0) > 0 and "decode" in label:
-            bytes_per_weight = 2 if r["dtype"] == "bf16" else 4
-            intensity = 2 / bytes_per_weight
+            intensity = 2 / BYTES_PER_WEIGHT[r["dtype"]]
             flops = r["decode_weight_bytes_per_s"] * intensity
             ax.plot(intensity, flops / 1e9, "o", label=f"{label}: {r['decode_weight_bytes_per_s'] / 1e9:.1f} GB/s")
         if "prefill" in label and r.get("prefill_flops_per_s", 0) > 0 and r["threads"] == cal["threads"]:
-            intensity = 2 * r["prompt_tokens"] / (2 if r["dtype"] == "bf16" else 4)
+            intensity = 2 * r["prompt_tokens"] / BYTES_PER_WEIGHT[r["dtype"]]
             ax.plot(intensity, r["prefill_flops_per_s"] / 1e9, "s", label=f"{label}: {r['prefill_flops_per_s'] / 1e9:.0f} GFLOP/s")
     ax.set_xlabel("arithmetic intensity (FLOP per byte of weights)")
     ax.set_ylabel("GFLOP/s")
@@ -49,14 +50,16 @@ def main():
     for label, key, color in [("samba-421m-decode-bf16", "decode_tokens_per_s", "C0"),
                               ("samba-421m-prefill-f32", "prefill_tokens_per_s", "C0"),
                               ("mamba-1.4b-prefill-f32", "prefill_tokens_per_s", "C1"),
-                              ("mamba-1.4b-decode-bf16", "decode_tokens_per_s", "C1")]:
+                              ("mamba-1.4b-decode-bf16", "decode_tokens_per_s", "C1"),
+                              ("mamba-1.4b-decode-int8", "decode_tokens_per_s", "C1")]:
         if label in by:
             names.append(f"samba {label}\n({key.split('_')[0]})")
             values.append(by[label][key])
             colors.append(color)
     for r in rows:
         if r["label"].startswith("llama.cpp"):
-            names.append(r["label"].replace("llama.cpp:", "llama.cpp\n"))
+            kind = "prefill 512" if r["n_prompt"] else "decode"
+            names.append(f"llama.cpp mamba-1.4b {r['model_type'].split()[-1]}\n({kind})")
             values.append(r["avg_ts"])
             colors.append("C3")
     bx.barh(range(len(values)), values, color=colors)
