@@ -26,14 +26,33 @@ inline fvec silu(fvec v) { return v / (fvec(1.0f) + fast_exp(-v)); }
 
 }  // namespace simd
 
+namespace simd {
+
+/// Runs fn(lo, hi) over rows [0, tokens) of `dim` elements, in parallel when there are many.
+template <class F>
+void for_rows(const backend::Simd& be, index_t tokens, index_t dim, F&& fn) {
+  if (tokens * dim < parallel_min_elements) fn(index_t{0}, tokens);
+  else be.pool().parallel_for(tokens, fn);
+}
+
+/// out [dim] = x * rsqrt(sum_sq / dim + eps) * w: the second half of RMSNorm, given sum(x^2).
+inline void scale_row(const float* x, const float* w, float* out, index_t dim, float sum_sq, float eps) {
+  const index_t step = static_cast<index_t>(lanes), vec_end = dim - dim % step;
+  const float inv_rms = 1.0f / std::sqrt(sum_sq / static_cast<float>(dim) + eps);
+  for (index_t i = 0; i < vec_end; i += step)
+    (fvec::load_unaligned(x + i) * fvec(inv_rms) * fvec::load_unaligned(w + i)).store_unaligned(out + i);
+  for (index_t i = vec_end; i < dim; ++i) out[i] = x[i] * inv_rms * w[i];
+}
+
+}  // namespace simd
+
 /// x [T, D], w [D], y [T, D] (y may alias x): y = x * rsqrt(mean(x^2) + eps) * w.
 inline void rmsnorm(const backend::Simd& be, const float* x, const float* w, float* y, index_t tokens, index_t dim, float eps) {
   using simd::fvec;
   const index_t step = static_cast<index_t>(simd::lanes), vec_end = dim - dim % step;
-  auto rows = [&](index_t lo, index_t hi) {
+  simd::for_rows(be, tokens, dim, [&](index_t lo, index_t hi) {
     for (index_t t = lo; t < hi; ++t) {
       const float* xt = x + t * dim;
-      float* yt = y + t * dim;
       fvec acc(0.f);
       for (index_t i = 0; i < vec_end; i += step) {
         const fvec v = fvec::load_unaligned(xt + i);
@@ -41,14 +60,9 @@ inline void rmsnorm(const backend::Simd& be, const float* x, const float* w, flo
       }
       float sum_sq = xsimd::hadd(acc);
       for (index_t i = vec_end; i < dim; ++i) sum_sq += xt[i] * xt[i];
-      const float inv_rms = 1.0f / std::sqrt(sum_sq / static_cast<float>(dim) + eps);
-      for (index_t i = 0; i < vec_end; i += step)
-        (fvec::load_unaligned(xt + i) * fvec(inv_rms) * fvec::load_unaligned(w + i)).store_unaligned(yt + i);
-      for (index_t i = vec_end; i < dim; ++i) yt[i] = xt[i] * inv_rms * w[i];
+      simd::scale_row(xt, w, y + t * dim, dim, sum_sq, eps);
     }
-  };
-  if (tokens * dim < simd::parallel_min_elements) rows(0, tokens);
-  else be.pool().parallel_for(tokens, rows);
+  });
 }
 
 /// x [T, D] += y; normed = rmsnorm(x) * w, in one pass per row (the residual add of a sublayer
@@ -57,11 +71,10 @@ inline void add_rmsnorm(const backend::Simd& be, float* x, const float* y, const
                         index_t dim, float eps) {
   using simd::fvec;
   const index_t step = static_cast<index_t>(simd::lanes), vec_end = dim - dim % step;
-  auto rows = [&](index_t lo, index_t hi) {
+  simd::for_rows(be, tokens, dim, [&](index_t lo, index_t hi) {
     for (index_t t = lo; t < hi; ++t) {
       float* xt = x + t * dim;
       const float* yt = y + t * dim;
-      float* nt = normed + t * dim;
       fvec acc(0.f);
       for (index_t i = 0; i < vec_end; i += step) {
         const fvec v = fvec::load_unaligned(xt + i) + fvec::load_unaligned(yt + i);
@@ -73,14 +86,9 @@ inline void add_rmsnorm(const backend::Simd& be, float* x, const float* y, const
         xt[i] += yt[i];
         sum_sq += xt[i] * xt[i];
       }
-      const float inv_rms = 1.0f / std::sqrt(sum_sq / static_cast<float>(dim) + eps);
-      for (index_t i = 0; i < vec_end; i += step)
-        (fvec::load_unaligned(xt + i) * fvec(inv_rms) * fvec::load_unaligned(w + i)).store_unaligned(nt + i);
-      for (index_t i = vec_end; i < dim; ++i) nt[i] = xt[i] * inv_rms * w[i];
+      simd::scale_row(xt, w, normed + t * dim, dim, sum_sq, eps);
     }
-  };
-  if (tokens * dim < simd::parallel_min_elements) rows(0, tokens);
-  else be.pool().parallel_for(tokens, rows);
+  });
 }
 
 /// x [n] += y [n].
@@ -109,7 +117,7 @@ inline void silu_mul(const backend::Simd& be, float* gate, const float* up, inde
 inline void softplus_bias(const backend::Simd& be, float* dt, const float* bias, index_t tokens, index_t channels) {
   using simd::fvec;
   const index_t step = static_cast<index_t>(simd::lanes), vec_end = channels - channels % step;
-  auto rows = [&](index_t lo, index_t hi) {
+  simd::for_rows(be, tokens, channels, [&](index_t lo, index_t hi) {
     for (index_t t = lo; t < hi; ++t) {
       float* d = dt + t * channels;
       for (index_t e = 0; e < vec_end; e += step) {
@@ -118,9 +126,7 @@ inline void softplus_bias(const backend::Simd& be, float* dt, const float* bias,
       }
       for (index_t e = vec_end; e < channels; ++e) d[e] = ops::softplus(d[e] + bias[e]);
     }
-  };
-  if (tokens * channels < simd::parallel_min_elements) rows(0, tokens);
-  else be.pool().parallel_for(tokens, rows);
+  });
 }
 
 }  // namespace samba::ops
