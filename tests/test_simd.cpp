@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 #include <samba/samba.hpp>
 #include <samba/simd.hpp>
+#include <thread>
 
 #include "test_support.hpp"
 
@@ -177,4 +178,27 @@ TEST_CASE("SIMD models match the reference backend on every case", "[simd][golde
       CHECK(test::rel_l2(mixed, want.data) < 1e-5);
     }
   }
+}
+
+TEST_CASE("one SIMD model serves several threads at once with the results of sequential runs", "[simd]") {
+  const std::string dir = std::string(SAMBA_UNSEEN_DIR) + "/samba2_mha_w16_f16";
+  const auto model = load_model<DynamicModel<backend::Simd>>(dir, nullptr, backend::Simd(2));
+  std::vector<std::vector<token_t>> prompts(4);
+  for (std::size_t p = 0; p < prompts.size(); ++p)
+    for (token_t t = 0; t < 40; ++t) prompts[p].push_back(static_cast<token_t>((t * 7 + static_cast<token_t>(p) * 13) % 128));
+  auto run = [&](const std::vector<token_t>& prompt) {
+    SequenceState state = model.new_state();
+    std::vector<float> logits = model.forward(state, prompt).data;
+    for (token_t t = 0; t < 8; ++t) {
+      const auto step = model.step(state, t);
+      logits.insert(logits.end(), step.begin(), step.end());
+    }
+    return logits;
+  };
+  std::vector<std::vector<float>> sequential, concurrent(prompts.size());
+  for (const auto& p : prompts) sequential.push_back(run(p));
+  std::vector<std::thread> threads;
+  for (std::size_t p = 0; p < prompts.size(); ++p) threads.emplace_back([&, p] { concurrent[p] = run(prompts[p]); });
+  for (auto& t : threads) t.join();
+  for (std::size_t p = 0; p < prompts.size(); ++p) CHECK(concurrent[p] == sequential[p]);
 }

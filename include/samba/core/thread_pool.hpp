@@ -34,12 +34,15 @@ class ThreadPool {
 
   int size() const { return static_cast<int>(workers_.size()) + 1; }
 
-  /// Calls fn(thread) once on each thread, thread in [0, size()); returns when all are done.
-  /// An exception thrown by any of them is rethrown here. Not reentrant.
+  /// Calls fn(thread) once for each thread index in [0, size()); returns when all are done.
+  /// An exception thrown by any of them is rethrown here. Safe to call from several threads at
+  /// once (one model serving several sequences): a caller that finds the pool busy runs all the
+  /// pieces itself, one after another, instead of waiting.
   template <class F>
   void run(F&& fn) {
-    if (workers_.empty()) {
-      fn(0);
+    std::unique_lock<std::mutex> busy(run_mutex_, std::try_to_lock);
+    if (workers_.empty() || !busy.owns_lock()) {
+      for (int thread = 0; thread < size(); ++thread) fn(thread);
       return;
     }
     job_ = [](void* f, int thread) { (*static_cast<std::remove_reference_t<F>*>(f))(thread); };
@@ -124,6 +127,7 @@ class ThreadPool {
   void* job_arg_ = nullptr;
   std::exception_ptr error_;
   std::mutex error_mutex_;
+  std::mutex run_mutex_;  // held by the caller whose job the workers are running
 };
 
 }  // namespace samba
