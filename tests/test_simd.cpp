@@ -44,14 +44,17 @@ TEST_CASE("SIMD linear matches the reference for GEMV and GEMM, float and bf16",
           ops::linear(reference, x.data(), wb.data(), want.data(), tokens, in, out);
           ops::linear(simd, x.data(), wb.data(), got.data(), tokens, in, out);
           CHECK(test::rel_l2(got, want) < 1e-6);
+          std::vector<bf16> mutable_weights = wb;  // non-const pointers resolve to the same kernels
+          ops::linear(simd, x.data(), mutable_weights.data(), got.data(), tokens, in, out);
+          CHECK(test::rel_l2(got, want) < 1e-6);
           // int8 rows with per-row scales: the same quantized weights on both backends
           Matrix<q8> wq;
           allocate(wq, {out, in});
           assign_from_float(wq, w);
           ops::linear(reference, x.data(), view(wq), want.data(), tokens, in, out);
-          // the explicit template argument names the SIMD overload: if it were missing, this would
-          // not compile instead of silently falling back to the reference
-          ops::linear<Q8View>(simd, x.data(), view(wq), got.data(), tokens, in, out);
+          // calling the SIMD implementation by name: if it were missing, this would not compile
+          // instead of silently falling back to the reference
+          ops::simd::linear_impl<Q8View>(simd, x.data(), view(wq), got.data(), tokens, in, out, false);
           CHECK(test::rel_l2(got, want) < 1e-6);
           ops::linear(reference, x.data(), wb.data(), want.data(), tokens, in, out);
           // accumulate adds to what is there

@@ -129,11 +129,12 @@ inline void gemm_slice(const float* x, const float* w, float* y, index_t tokens,
 
 }  // namespace simd
 
-/// x [T, in], W [out, in] (float, bf16, or int8 rows with scales as a Q8View), y [T, out];
-/// overwrites y or adds to it.
+namespace simd {
+
+/// x [T, in], W [out, in] as `const float*`, `const bf16*` or Q8View, y [T, out].
 template <class WView>
-void linear(const backend::Simd& be, const float* x, WView w, float* y, index_t tokens, index_t in, index_t out,
-            bool accumulate = false) {
+void linear_impl(const backend::Simd& be, const float* x, WView w, float* y, index_t tokens, index_t in, index_t out,
+                 bool accumulate) {
   if (tokens <= 0 || out <= 0) return;
   if (tokens <= simd::gemv_max_tokens) {
     if constexpr (std::is_same_v<WView, const bf16*>) {
@@ -166,6 +167,22 @@ void linear(const backend::Simd& be, const float* x, WView w, float* y, index_t 
       simd::gemm_slice(x, w + lo * in, y + lo, tokens, in, hi - lo, out, accumulate);
     }
   }, 64, tokens * in);
+}
+
+}  // namespace simd
+
+/// x [T, in], W [out, in] (float or bf16), y [T, out]; overwrites y or adds to it.
+template <class W>
+void linear(const backend::Simd& be, const float* x, const W* w, float* y, index_t tokens, index_t in, index_t out,
+            bool accumulate = false) {
+  static_assert(std::is_same_v<W, float> || std::is_same_v<W, bf16>, "linear: weights must be float, bf16 or a Q8View");
+  simd::linear_impl<const W*>(be, x, w, y, tokens, in, out, accumulate);
+}
+
+/// The same with int8 rows and per-row scales.
+inline void linear(const backend::Simd& be, const float* x, Q8View w, float* y, index_t tokens, index_t in, index_t out,
+                   bool accumulate = false) {
+  simd::linear_impl<Q8View>(be, x, w, y, tokens, in, out, accumulate);
 }
 
 }  // namespace samba::ops
