@@ -1,6 +1,7 @@
-// samba/core/thread_pool.hpp: a small fork-join pool. The calling thread works as thread 0;
-// workers spin briefly between jobs (decode issues dozens of short parallel regions per token)
-// and then sleep on an atomic wait, so they leave the cores to BLAS or other work.
+// samba/core/thread_pool.hpp: a small fork-join pool. A job has size() pieces; the caller and the
+// workers claim them from an atomic counter, so a descheduled worker never stalls a job. Workers
+// spin briefly between jobs (decode issues dozens of short parallel regions per token) and then
+// sleep on an atomic wait, so they leave the cores to BLAS or other work.
 #pragma once
 
 #include <algorithm>
@@ -21,7 +22,7 @@ class ThreadPool {
   explicit ThreadPool(int threads = 0) {
     if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
     require(threads <= 1024, "ThreadPool: ", threads, " threads is too many");
-    for (int i = 1; i < threads; ++i) workers_.emplace_back([this, i] { work(i); });
+    for (int i = 1; i < threads; ++i) workers_.emplace_back([this] { work(); });
   }
   ThreadPool(const ThreadPool&) = delete;
   ThreadPool& operator=(const ThreadPool&) = delete;
@@ -34,7 +35,8 @@ class ThreadPool {
 
   int size() const { return static_cast<int>(workers_.size()) + 1; }
 
-  /// Calls fn(thread) once for each thread index in [0, size()); returns when all are done.
+  /// Calls fn(piece) once for each piece in [0, size()), on whichever threads claim them;
+  /// returns when all are done.
   /// An exception thrown by any of them is rethrown here. Safe to call from several threads at
   /// once (one model serving several sequences): a caller that finds the pool busy runs all the
   /// pieces itself, one after another, instead of waiting.
@@ -48,13 +50,14 @@ class ThreadPool {
     job_ = [](void* f, int thread) { (*static_cast<std::remove_reference_t<F>*>(f))(thread); };
     job_arg_ = static_cast<void*>(&fn);
     error_ = nullptr;
-    pending_.store(static_cast<int>(workers_.size()), std::memory_order_relaxed);
+    done_.store(0, std::memory_order_relaxed);
+    next_.store(0, std::memory_order_release);
     generation_.fetch_add(1, std::memory_order_release);
     generation_.notify_all();
-    call(0);
-    // Wait for the workers; yield after a while so that a descheduled worker can run when the
-    // machine is oversubscribed.
-    for (int spin = 0; pending_.load(std::memory_order_acquire) != 0; ++spin) {
+    // The caller claims pieces too, so a worker that the OS has not scheduled yet delays nothing:
+    // its pieces are taken by whoever is running.
+    drain();
+    for (int spin = 0; done_.load(std::memory_order_acquire) != size(); ++spin) {
       if (spin < spin_limit) spin_pause();
       else std::this_thread::yield();
     }
@@ -89,16 +92,21 @@ class ThreadPool {
 #endif
   }
 
-  void call(int thread) {
-    try {
-      job_(job_arg_, thread);
-    } catch (...) {
-      std::lock_guard<std::mutex> lock(error_mutex_);
-      if (!error_) error_ = std::current_exception();
+  /// Claims and runs pieces of the current job until none is left.
+  void drain() {
+    for (int piece = next_.fetch_add(1, std::memory_order_acq_rel); piece < size();
+         piece = next_.fetch_add(1, std::memory_order_acq_rel)) {
+      try {
+        job_(job_arg_, piece);
+      } catch (...) {
+        std::lock_guard<std::mutex> lock(error_mutex_);
+        if (!error_) error_ = std::current_exception();
+      }
+      done_.fetch_add(1, std::memory_order_acq_rel);
     }
   }
 
-  void work(int thread) {
+  void work() {
     unsigned seen = 0;
     while (true) {
       unsigned now = generation_.load(std::memory_order_acquire);
@@ -112,8 +120,7 @@ class ThreadPool {
       }
       seen = now;
       if (stop_.load()) return;
-      call(thread);
-      pending_.fetch_sub(1, std::memory_order_acq_rel);
+      drain();
     }
   }
 
@@ -121,7 +128,8 @@ class ThreadPool {
   static constexpr index_t min_parallel_work = index_t{1} << 15;
   std::vector<std::thread> workers_;
   std::atomic<unsigned> generation_{0};
-  std::atomic<int> pending_{0};
+  std::atomic<int> next_{0};  // next piece of the current job to claim
+  std::atomic<int> done_{0};  // pieces of the current job finished
   std::atomic<bool> stop_{false};
   void (*job_)(void*, int) = nullptr;
   void* job_arg_ = nullptr;
