@@ -86,13 +86,6 @@ W from_float(float v) {
   else return v;
 }
 
-/// The checkpoint dtype a storage type corresponds to.
-template <class W>
-constexpr DType dtype_of() {
-  if constexpr (std::is_same_v<W, bf16>) return DType::bf16;
-  else return DType::f32;
-}
-
 /// IEEE binary16 bits -> float32 (subnormals, infinities and NaN included).
 inline float f16_to_f32(std::uint16_t bits) {
   const std::uint32_t sign = static_cast<std::uint32_t>(bits & 0x8000u) << 16;

@@ -14,11 +14,6 @@ namespace samba {
 /// What a tensor is for; random initialisation draws each role from its own distribution.
 enum class ParamRole : std::uint8_t { matrix, embedding, norm, conv_weight, conv_bias, dt_bias, a_log, d_skip };
 
-/// Allocates storage for a tensor of `shape` (zero-filled).
-inline std::vector<float> make_parameter(const Shape& shape) {
-  return std::vector<float>(static_cast<std::size_t>(element_count(shape)), 0.0f);
-}
-
 /// Sizes `storage` (float or bf16 elements) for a tensor of `shape`, zero-filled.
 template <class T>
 void allocate(std::vector<T>& storage, const Shape& shape) {

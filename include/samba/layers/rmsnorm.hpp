@@ -12,8 +12,9 @@ class RMSNorm {
   static_assert(Dim >= 0, "RMSNorm: Dim must be positive or samba::dynamic");
 
  public:
-  RMSNorm(index_t dim, float eps) : dim_(dim), eps_(eps), weight_(make_parameter({dim})) {
+  RMSNorm(index_t dim, float eps) : dim_(dim), eps_(eps) {
     check_extent(Dim, dim, "RMSNorm", "dim");
+    allocate(weight_, {dim});
   }
 
   constexpr index_t dim() const {
