@@ -40,9 +40,8 @@ void run_logits(const ModelT& model, const LogitsOptions& o) {
     SequenceState state = model.new_state();
     HiddenObserver observer;
     if (o.hidden)
-      observer = [&](index_t block, const float* x, index_t tokens) {
+      observer = [&](index_t block, index_t first, const float* x, index_t tokens) {
         if (static_cast<index_t>(hidden.size()) <= block) hidden.resize(block + 1, Tensor<float>({B, T, D}));
-        const index_t first = state.position;  // the state's position is advanced after the forward pass
         std::copy_n(x, tokens * D, hidden[block].ptr() + (b * T + first) * D);
       };
     const Tensor<float> head = model.forward(state, std::span<const token_t>(row.data(), prefill), LogitsFor::all, observer);

@@ -50,8 +50,9 @@ TEST_CASE("logits and hidden states match every case, prefill and prefill-then-s
 
         SequenceState full = model.new_state();
         std::vector<std::vector<float>> hidden;  // residual stream after each block
-        const auto logits = model.forward(full, tokens, LogitsFor::all, [&](index_t block, const float* x, index_t n) {
+        const auto logits = model.forward(full, tokens, LogitsFor::all, [&](index_t block, index_t first, const float* x, index_t n) {
           CHECK(block == static_cast<index_t>(hidden.size()));
+          CHECK(first == 0);
           hidden.emplace_back(x, x + n * D);
         });
         CHECK(static_cast<index_t>(hidden.size()) == model.config().n_layer);

@@ -91,3 +91,35 @@ TEST_CASE("a missing or mis-shaped tensor is named", "[model]") {
   CHECK_THROWS_WITH(load_model(dir.string()), Catch::Contains("tensor 'lm_head.weight' has shape [32, 256], expected [256, 32]"));
   fs::remove_all(dir);
 }
+
+TEST_CASE("a forward pass in chunks equals one pass over the whole prompt", "[model][stream]") {
+  // Windows of 3 and 16, full attention and Mamba-only: chunk boundaries cut through every kind
+  // of state (ring buffer wrap, conv history, SSM state, a growing full-attention cache).
+  for (const char* name : {"samba5_mqa_w3", "samba2_mha_w16_f16", "transformer2_full_mha_f32", "hf_mamba_d128_l3"}) {
+    INFO(name);
+    auto model = load_model<DynamicModel<backend::Scalar>>(std::string(SAMBA_UNSEEN_DIR) + "/" + name);
+    std::vector<token_t> tokens(61);
+    for (std::size_t i = 0; i < tokens.size(); ++i) tokens[i] = static_cast<token_t>((i * 37 + 11) % 120);
+    SequenceState whole = model.new_state();
+    const auto want = model.forward(whole, tokens);
+    for (index_t chunk : {1, 4, 7, 60}) {
+      INFO("chunk " << chunk);
+      model.set_chunk_tokens(chunk);
+      SequenceState s = model.new_state();
+      std::vector<index_t> firsts;
+      const auto got = model.forward(s, tokens, LogitsFor::all, [&](index_t block, index_t first, const float*, index_t) {
+        if (block == 0) firsts.push_back(first);
+      });
+      CHECK(s.position == whole.position);
+      CHECK(test::rel_l2(got.data, want.data) < 1e-6);
+      CHECK(static_cast<index_t>(firsts.size()) == (61 + chunk - 1) / chunk);
+      CHECK(firsts.back() == (60 / chunk) * chunk);
+      SequenceState last = model.new_state();
+      const auto tail = model.forward(last, tokens, LogitsFor::last);
+      CHECK(test::rel_l2(tail.data.data(), want.ptr() + 60 * model.padded_vocab_size(), tail.data.size()) < 1e-6);
+    }
+    model.set_chunk_tokens(default_chunk_tokens);
+  }
+  auto model = load_model(golden_like);
+  CHECK_THROWS_WITH(model.set_chunk_tokens(0), Catch::Contains("at least 1 token"));
+}

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "samba/backend/scalar.hpp"
+#include "samba/core/workspace.hpp"
 #include "samba/layers/parameter.hpp"
 #include "samba/layers/weight_matrix.hpp"
 #include "samba/model/config.hpp"
@@ -72,34 +73,40 @@ class MambaLayer {
       for (index_t k = 0; k < n; ++k) a_[k * e + c] = -std::exp(a_log_[c * n + k]);
   }
 
-  /// u [T, D] -> out [T, D], continuing from `state` and leaving it after the last token.
-  void forward(const Backend& be, State& state, const float* u, float* out, index_t tokens) const {
+  /// u [T, D] -> out [T, D], continuing from `state` and leaving it after the last token;
+  /// activations live in `ws`.
+  void forward(const Backend& be, State& state, const float* u, float* out, index_t tokens, Workspace& ws) const {
     const index_t d = d_model(), e = d_inner(), n = d_state(), r = dt_rank();
     const index_t proj = r + 2 * n;
-    std::vector<float> xz(static_cast<std::size_t>(tokens * 2 * e));  // [T, 2E] in_proj(u)
-    std::vector<float> x(static_cast<std::size_t>(tokens * e));       // [T, E] conv input, then conv output
-    std::vector<float> z(x.size());                                    // [T, E] gate
-    std::vector<float> xc(x.size());                                   // [T, E] silu(conv(x))
-    std::vector<float> dbc(static_cast<std::size_t>(tokens * proj));  // [T, R + 2N] x_proj(xc)
-    std::vector<float> dt(x.size());                                   // [T, E]
-    std::vector<float> y(x.size());                                    // [T, E]
-    linear(be, u, view(in_proj_), xz.data(), tokens, d, 2 * e);
+    const Workspace::Frame frame(ws);
+    float* xz = ws.floats(tokens * 2 * e);  // [T, 2E] in_proj(u)
+    float* x = ws.floats(tokens * e);       // [T, E] conv input
+    float* z = ws.floats(tokens * e);       // [T, E] gate
+    float* xc = ws.floats(tokens * e);      // [T, E] silu(conv(x))
+    float* dbc = ws.floats(tokens * proj);  // [T, R + 2N] x_proj(xc)
+    float* dt_low = ws.floats(tokens * r);  // [T, R]
+    float* dt = ws.floats(tokens * e);      // [T, E]
+    float* y = ws.floats(tokens * e);       // [T, E]
+    linear(be, u, view(in_proj_), xz, tokens, d, 2 * e);
     for (index_t t = 0; t < tokens; ++t)
       for (index_t c = 0; c < e; ++c) {
         x[t * e + c] = xz[t * 2 * e + c];
         z[t * e + c] = xz[t * 2 * e + e + c];
       }
-    causal_conv1d_silu(be, x.data(), state.conv.data(), conv_w_.data(), conv_b_.data(), xc.data(), tokens,
-                            e, d_conv());
-    linear(be, xc.data(), view(x_proj_), dbc.data(), tokens, e, proj);
+    causal_conv1d_silu(be, x, state.conv.data(), conv_w_.data(), conv_b_.data(), xc, tokens, e, d_conv());
+    linear(be, xc, view(x_proj_), dbc, tokens, e, proj);
     // dt = softplus(dt_proj(dt_low) + bias); dt_low = dbc[:, :R] (row stride R + 2N).
-    std::vector<float> dt_low(static_cast<std::size_t>(tokens * r));  // [T, R]
-    for (index_t t = 0; t < tokens; ++t) std::copy_n(dbc.data() + t * proj, r, dt_low.data() + t * r);
-    linear(be, dt_low.data(), view(dt_proj_w_), dt.data(), tokens, r, e);
-    softplus_bias(be, dt.data(), dt_proj_b_.data(), tokens, e);
-    selective_scan(be, xc.data(), dt.data(), a_.data(), dbc.data() + r, dbc.data() + r + n, proj,
-                        d_.data(), z.data(), state.ssm.data(), y.data(), tokens, e, n);
-    linear(be, y.data(), view(out_proj_), out, tokens, e, d);
+    for (index_t t = 0; t < tokens; ++t) std::copy_n(dbc + t * proj, r, dt_low + t * r);
+    linear(be, dt_low, view(dt_proj_w_), dt, tokens, r, e);
+    softplus_bias(be, dt, dt_proj_b_.data(), tokens, e);
+    selective_scan(be, xc, dt, a_.data(), dbc + r, dbc + r + n, proj, d_.data(), z, state.ssm.data(), y, tokens, e, n);
+    linear(be, y, view(out_proj_), out, tokens, e, d);
+  }
+
+  /// The same with scratch memory of its own (allocated for this call).
+  void forward(const Backend& be, State& state, const float* u, float* out, index_t tokens) const {
+    Workspace ws;
+    forward(be, state, u, out, tokens, ws);
   }
 
   template <class F>

@@ -7,6 +7,7 @@
 
 #include "samba/backend/scalar.hpp"
 #include "samba/core/kv_cache.hpp"
+#include "samba/core/workspace.hpp"
 #include "samba/layers/parameter.hpp"
 #include "samba/layers/weight_matrix.hpp"
 #include "samba/model/config.hpp"
@@ -59,31 +60,38 @@ class SwaLayer {
   State new_state() const { return KvCache(window(), n_kv_head(), head_size()); }
 
   /// x [T, D] at positions [cache.end(), cache.end() + T) -> out [T, D]; appends the chunk's keys/values.
-  void forward(const Backend& be, State& cache, const float* x, float* out, index_t tokens) const {
+  /// Activations live in `ws`.
+  void forward(const Backend& be, State& cache, const float* x, float* out, index_t tokens, Workspace& ws) const {
     const index_t d = d_model(), h = n_head(), g = n_kv_head(), hs = head_size();
     const index_t q_per_kv = h / g, rows = (h + 2 * g) * hs;
     const index_t first = cache.end();
-    std::vector<float> qkv(static_cast<std::size_t>(tokens * rows));  // [T, G, q_per_kv + 2, hs]
-    std::vector<float> q(static_cast<std::size_t>(tokens * h * hs));  // [T, H, hs]
-    std::vector<float> k(static_cast<std::size_t>(tokens * g * hs));  // [T, G, hs]
-    std::vector<float> v(k.size());                                    // [T, G, hs]
-    std::vector<float> y(q.size());                                    // [T, H, hs]
-    linear(be, x, view(attn_), qkv.data(), tokens, d, rows);
+    const Workspace::Frame frame(ws);
+    float* qkv = ws.floats(tokens * rows);  // [T, G, q_per_kv + 2, hs]
+    float* q = ws.floats(tokens * h * hs);  // [T, H, hs]
+    float* k = ws.floats(tokens * g * hs);  // [T, G, hs]
+    float* v = ws.floats(tokens * g * hs);  // [T, G, hs]
+    float* y = ws.floats(tokens * h * hs);  // [T, H, hs]
+    linear(be, x, view(attn_), qkv, tokens, d, rows);
     for (index_t t = 0; t < tokens; ++t)
       for (index_t gi = 0; gi < g; ++gi) {
-        const float* group = qkv.data() + (t * g + gi) * (q_per_kv + 2) * hs;
-        std::copy_n(group, q_per_kv * hs, q.data() + (t * h + gi * q_per_kv) * hs);
-        std::copy_n(group + q_per_kv * hs, hs, k.data() + (t * g + gi) * hs);
-        std::copy_n(group + (q_per_kv + 1) * hs, hs, v.data() + (t * g + gi) * hs);
+        const float* group = qkv + (t * g + gi) * (q_per_kv + 2) * hs;
+        std::copy_n(group, q_per_kv * hs, q + (t * h + gi * q_per_kv) * hs);
+        std::copy_n(group + q_per_kv * hs, hs, k + (t * g + gi) * hs);
+        std::copy_n(group + (q_per_kv + 1) * hs, hs, v + (t * g + gi) * hs);
       }
     if (dims_.rope_dims > 0) {
-      rope(be, q.data(), tokens, h, hs, dims_.rope_dims, first, dims_.rope_base, dims_.position_scale);
-      rope(be, k.data(), tokens, g, hs, dims_.rope_dims, first, dims_.rope_base, dims_.position_scale);
+      rope(be, q, tokens, h, hs, dims_.rope_dims, first, dims_.rope_base, dims_.position_scale);
+      rope(be, k, tokens, g, hs, dims_.rope_dims, first, dims_.rope_base, dims_.position_scale);
     }
-    attention(be, q.data(), k.data(), v.data(), cache, first, y.data(), tokens,
-                   ops::AttentionShape{h, g, hs, window()});
-    cache.append(k.data(), v.data(), tokens);
-    linear(be, y.data(), view(proj_), out, tokens, h * hs, d);
+    attention(be, q, k, v, cache, first, y, tokens, ops::AttentionShape{h, g, hs, window()});
+    cache.append(k, v, tokens);
+    linear(be, y, view(proj_), out, tokens, h * hs, d);
+  }
+
+  /// The same with scratch memory of its own (allocated for this call).
+  void forward(const Backend& be, State& cache, const float* x, float* out, index_t tokens) const {
+    Workspace ws;
+    forward(be, cache, x, out, tokens, ws);
   }
 
   template <class F>

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "samba/backend/scalar.hpp"
+#include "samba/core/workspace.hpp"
 #include "samba/layers/parameter.hpp"
 #include "samba/layers/weight_matrix.hpp"
 #include "samba/model/config.hpp"
@@ -41,15 +42,22 @@ class SwiGLU {
     else return dims_.d_hidden;
   }
 
-  /// x [T, D] -> out [T, D].
-  void forward(const Backend& be, const float* x, float* out, index_t tokens) const {
+  /// x [T, D] -> out [T, D]; activations live in `ws`.
+  void forward(const Backend& be, const float* x, float* out, index_t tokens, Workspace& ws) const {
     const index_t d = d_model(), i = d_hidden();
-    std::vector<float> gate(static_cast<std::size_t>(tokens * i));  // [T, I]
-    std::vector<float> up(gate.size());                            // [T, I]
-    linear(be, x, view(w1_), gate.data(), tokens, d, i);
-    linear(be, x, view(w2_), up.data(), tokens, d, i);
-    silu_mul(be, gate.data(), up.data(), tokens * i);
-    linear(be, gate.data(), view(w3_), out, tokens, i, d);
+    const Workspace::Frame frame(ws);
+    float* gate = ws.floats(tokens * i);  // [T, I]
+    float* up = ws.floats(tokens * i);    // [T, I]
+    linear(be, x, view(w1_), gate, tokens, d, i);
+    linear(be, x, view(w2_), up, tokens, d, i);
+    silu_mul(be, gate, up, tokens * i);
+    linear(be, gate, view(w3_), out, tokens, i, d);
+  }
+
+  /// The same with scratch memory of its own (allocated for this call).
+  void forward(const Backend& be, const float* x, float* out, index_t tokens) const {
+    Workspace ws;
+    forward(be, x, out, tokens, ws);
   }
 
   template <class F>

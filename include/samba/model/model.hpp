@@ -4,6 +4,7 @@
 // the backend policy picks the kernels.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <span>
@@ -12,6 +13,7 @@
 
 #include "samba/backend/scalar.hpp"
 #include "samba/core/tensor.hpp"
+#include "samba/core/workspace.hpp"
 #include "samba/layers/mamba.hpp"
 #include "samba/layers/rmsnorm.hpp"
 #include "samba/layers/swa.hpp"
@@ -29,8 +31,14 @@ using token_t = std::int32_t;
 /// Which positions of a forward pass produce logits.
 enum class LogitsFor : std::uint8_t { all, last, none };
 
-/// Called after each block with the residual stream x [T, D] (the golden `hidden.{block}`).
-using HiddenObserver = std::function<void(index_t block, const float* x, index_t tokens)>;
+/// Called after each block with the residual stream x [T, D] (the golden `hidden.{block}`) of the
+/// chunk whose first token sits at sequence position `first`; a long forward pass calls it once
+/// per block and chunk.
+using HiddenObserver = std::function<void(index_t block, index_t first, const float* x, index_t tokens)>;
+
+/// Tokens a forward pass processes at once by default: long enough for the matrix products to run
+/// near GEMM speed, short enough that activations stay a few tens of MiB.
+inline constexpr index_t default_chunk_tokens = 512;
 
 /// Everything one sequence carries between calls; its size does not grow with the context for
 /// Samba, SWA and Mamba models (full-attention layers keep every key and value).
@@ -38,6 +46,7 @@ struct SequenceState {
   index_t position = 0;                 // tokens consumed so far
   std::vector<MambaState> mamba;        // one per Mamba sublayer
   std::vector<KvCache> attention;       // one per attention sublayer
+  Workspace scratch;                    // activations of the chunk in flight (not part of the state: copies start empty)
 };
 
 /// S: compile-time shape; Backend: kernel policy (an object: it may own threads);
@@ -90,43 +99,34 @@ class Model {
     return s;
   }
 
-  /// Runs `tokens` after whatever `state` has consumed (a prefill, or several chunks of one).
+  /// Runs `tokens` after whatever `state` has consumed (a prefill, or several chunks of one),
+  /// `chunk_tokens()` at a time, so memory is bounded by the chunk and the window, not the prompt.
   /// Returns logits [T, V_pad] (LogitsFor::all), [1, V_pad] (last) or [0, V_pad] (none).
   Tensor<float> forward(SequenceState& state, std::span<const token_t> tokens, LogitsFor which = LogitsFor::all,
                         const HiddenObserver& observer = {}) const {
     check_state(state);
-    const index_t T = static_cast<index_t>(tokens.size()), D = d_model();
-    std::vector<float> x(static_cast<std::size_t>(T * D));        // [T, D] residual stream
-    std::vector<float> normed(x.size());                          // [T, D]
-    std::vector<float> out(x.size());                             // [T, D]
-    embed(tokens, x.data());
-    index_t block = 0;
-    for (std::size_t i = 0; i < sublayers_.size(); ++i) {
-      const Sublayer& sub = sublayers_[i];
-      // x += previous sublayer's output and this sublayer's pre-norm, in one pass.
-      if (i == 0) sub.norm.forward(backend_, x.data(), normed.data(), T);
-      else sub.norm.add_forward(backend_, x.data(), out.data(), normed.data(), T);
-      if (i > 0 && config_.sublayers[i - 1].ends_block && observer) observer(block++, x.data(), T);
-      switch (sub.kind) {
-        case SublayerKind::mamba:
-          mambas_[sub.index].forward(backend_, state.mamba[sub.index], normed.data(), out.data(), T);
-          break;
-        case SublayerKind::attention:
-          attentions_[sub.index].forward(backend_, state.attention[sub.index], normed.data(), out.data(), T);
-          break;
-        case SublayerKind::mlp: mlps_[sub.index].forward(backend_, normed.data(), out.data(), T); break;
-      }
-    }
+    const index_t T = static_cast<index_t>(tokens.size()), V = padded_vocab_size();
+    for (index_t t = 0; t < T; ++t)
+      require(tokens[t] >= 0 && tokens[t] < config_.vocab_size, "token id ", tokens[t], " at position ", t,
+              " is outside the vocabulary [0, ", config_.vocab_size, ")");
     const index_t rows = which == LogitsFor::all ? T : (which == LogitsFor::last && T > 0 ? 1 : 0);
-    // The last residual add, fused with ln_f where logits are wanted.
-    const index_t skip = T - rows;  // leading rows that need the add alone
-    if (skip > 0) add_inplace(backend_, x.data(), out.data(), skip * D);
-    if (rows > 0) final_norm_.add_forward(backend_, x.data() + skip * D, out.data() + skip * D, normed.data(), rows);
-    if (config_.sublayers.back().ends_block && observer) observer(block++, x.data(), T);
-    state.position += T;
-    Tensor<float> logits({rows, padded_vocab_size()});
-    if (rows > 0) linear(backend_, normed.data(), view(head()), logits.ptr(), rows, D, padded_vocab_size());
+    Tensor<float> logits({rows, V});
+    for (index_t begin = 0; begin < T; begin += chunk_tokens_) {
+      const index_t n = std::min(chunk_tokens_, T - begin);
+      const bool last_chunk = begin + n == T;
+      const index_t chunk_rows = which == LogitsFor::all ? n : (which == LogitsFor::last && last_chunk ? 1 : 0);
+      forward_chunk(state, tokens.subspan(static_cast<std::size_t>(begin), static_cast<std::size_t>(n)), chunk_rows,
+                    logits.ptr() + (which == LogitsFor::all ? begin * V : 0), observer);
+    }
     return logits;
+  }
+
+  /// Tokens per chunk of a forward pass (default_chunk_tokens unless set).
+  index_t chunk_tokens() const { return chunk_tokens_; }
+  /// Sets the chunk length; set it before sharing the model between threads.
+  void set_chunk_tokens(index_t n) {
+    require(n >= 1, "chunk length must be at least 1 token, got ", n);
+    chunk_tokens_ = n;
   }
 
   /// One decode step: consumes `token`, returns its logits [V_pad].
@@ -187,14 +187,39 @@ class Model {
 
   const Matrix<W>& head() const { return config_.tie_embeddings ? embedding_ : lm_head_; }
 
-  void embed(std::span<const token_t> tokens, float* x) const {
-    const index_t D = d_model();
-    for (std::size_t t = 0; t < tokens.size(); ++t) {
-      const token_t id = tokens[t];
-      require(id >= 0 && id < config_.vocab_size, "token id ", id, " at position ", t, " is outside the vocabulary [0, ",
-              config_.vocab_size, ")");
-      row_to_float(embedding_, id, x + static_cast<index_t>(t) * D);
+  /// One chunk: T tokens after state.position; writes the logits of the last `rows` positions to
+  /// `logits` [rows, V_pad] and advances the state.
+  void forward_chunk(SequenceState& state, std::span<const token_t> tokens, index_t rows, float* logits,
+                     const HiddenObserver& observer) const {
+    const index_t T = static_cast<index_t>(tokens.size()), D = d_model(), first = state.position;
+    Workspace& ws = state.scratch;
+    const Workspace::Frame frame(ws);
+    float* x = ws.floats(T * D);       // [T, D] residual stream
+    float* normed = ws.floats(T * D);  // [T, D]
+    float* out = ws.floats(T * D);     // [T, D] sublayer output
+    for (index_t t = 0; t < T; ++t) row_to_float(embedding_, tokens[t], x + t * D);
+    index_t block = 0;
+    for (std::size_t i = 0; i < sublayers_.size(); ++i) {
+      const Sublayer& sub = sublayers_[i];
+      // x += previous sublayer's output and this sublayer's pre-norm, in one pass.
+      if (i == 0) sub.norm.forward(backend_, x, normed, T);
+      else sub.norm.add_forward(backend_, x, out, normed, T);
+      if (i > 0 && config_.sublayers[i - 1].ends_block && observer) observer(block++, first, x, T);
+      switch (sub.kind) {
+        case SublayerKind::mamba: mambas_[sub.index].forward(backend_, state.mamba[sub.index], normed, out, T, ws); break;
+        case SublayerKind::attention:
+          attentions_[sub.index].forward(backend_, state.attention[sub.index], normed, out, T, ws);
+          break;
+        case SublayerKind::mlp: mlps_[sub.index].forward(backend_, normed, out, T, ws); break;
+      }
     }
+    // The last residual add, fused with ln_f where logits are wanted.
+    const index_t skip = T - rows;  // leading rows that need the add alone
+    if (skip > 0) add_inplace(backend_, x, out, skip * D);
+    if (rows > 0) final_norm_.add_forward(backend_, x + skip * D, out + skip * D, normed, rows);
+    if (config_.sublayers.back().ends_block && observer) observer(block++, first, x, T);
+    state.position += T;
+    if (rows > 0) linear(backend_, normed, view(head()), logits, rows, D, padded_vocab_size());
   }
 
   void check_state(const SequenceState& s) const {
@@ -225,6 +250,7 @@ class Model {
   std::vector<Mamba> mambas_;
   std::vector<Attention> attentions_;
   std::vector<Mlp> mlps_;
+  index_t chunk_tokens_ = default_chunk_tokens;
 };
 
 /// A model whose every extent comes from its checkpoint.
