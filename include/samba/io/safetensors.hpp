@@ -65,11 +65,12 @@ class SafetensorsFile {
   /// Reads a floating tensor into float or bf16 storage of the expected shape (BF16 -> bf16 is a
   /// bit copy; anything else goes through float32, rounding to nearest even for bf16).
   template <class T>
-  void read_into(const std::string& name, const Shape& expected, std::vector<T>& out) const {
+  void read_into(const std::string& name, const Shape& expected, std::span<T> out) const {
     if constexpr (std::is_same_v<T, float>) {
       read_f32_into(name, expected, out);
     } else {
       static_assert(std::is_same_v<T, bf16>, "read_into: storage must be float or bf16");
+      static_assert(sizeof(bf16) == 2);
       const TensorInfo& t = info(name);
       if (t.dtype == DType::bf16 && t.shape == expected && out.size() == static_cast<std::size_t>(element_count(expected))) {
         std::memcpy(out.data(), raw(t).data(), out.size() * 2);

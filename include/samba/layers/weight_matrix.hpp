@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "samba/core/dtype.hpp"
+#include "samba/core/huge_page_allocator.hpp"
 #include "samba/core/types.hpp"
 
 namespace samba {
@@ -24,13 +25,13 @@ struct Q8View {
 
 template <class W>
 struct Matrix {
-  std::vector<W> values;  // [rows, cols] row-major
+  huge_page_vector<W> values;  // [rows, cols] row-major
   index_t cols = 0;
 };
 
 template <>
 struct Matrix<q8> {
-  std::vector<std::int8_t> values;  // [rows, cols]
+  huge_page_vector<std::int8_t> values;  // [rows, cols]
   std::vector<float> scales;        // [rows]
   index_t cols = 0;
 };

@@ -14,7 +14,7 @@ namespace samba {
 /// Reads one tensor into a layer's storage, converting to its type (float, bf16, or q8).
 inline void load_parameter(const io::SafetensorsFile& file, const std::string& name, const Shape& shape,
                            std::vector<float>& storage) {
-  file.read_into(name, shape, storage);
+  file.read_into(name, shape, std::span<float>(storage));
 }
 template <class W>
 void load_parameter(const io::SafetensorsFile& file, const std::string& name, const Shape& shape, Matrix<W>& storage) {
@@ -23,7 +23,7 @@ void load_parameter(const io::SafetensorsFile& file, const std::string& name, co
     file.read_f32_into(name, shape, values);
     assign_from_float(storage, values);
   } else {
-    file.read_into(name, shape, storage.values);
+    file.read_into(name, shape, std::span<W>(storage.values));
   }
 }
 

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "samba/backend/simd.hpp"
+#include "samba/core/huge_page_allocator.hpp"
 #include "samba/ops/simd/linear.hpp"
 #include "samba/ops/simd/vector.hpp"
 
@@ -19,12 +20,13 @@ inline double seconds_since(std::chrono::steady_clock::time_point start) {
 }
 
 /// Best-of-`repeats` read bandwidth in bytes/s: every thread of the backend sums its part of a
-/// buffer far larger than the caches (the access pattern of a bandwidth-bound GEMV).
+/// buffer far larger than the caches (the access pattern of a bandwidth-bound GEMV), allocated
+/// like the weights (huge pages where the OS gives them).
 inline double read_bandwidth(const backend::Simd& be, std::size_t bytes = std::size_t{1} << 30, int repeats = 5) {
   using ops::simd::fvec;
   const index_t step = static_cast<index_t>(ops::simd::lanes) * 4;
   const index_t n = static_cast<index_t>(bytes / sizeof(float)) / step * step;
-  std::vector<float> buffer(static_cast<std::size_t>(n), 1.0f);
+  huge_page_vector<float> buffer(static_cast<std::size_t>(n), 1.0f);
   std::atomic<double> sink{0.0};
   double best = 1e30;
   for (int r = 0; r < repeats; ++r) {
