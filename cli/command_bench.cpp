@@ -3,6 +3,7 @@
 #include <sys/resource.h>
 
 #include <chrono>
+#include <cmath>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -58,31 +59,57 @@ double prefill_flops_per_token(ModelT& model) {
   return 2.0 * weights;
 }
 
+/// Tokens of a long prompt fed to forward() at a time, so that progress can be reported and the
+/// prompt itself never has to be held in memory (ids are drawn piece by piece).
+constexpr long long prompt_piece = 65536;
+
 template <class ModelT>
 nlohmann::ordered_json run_bench(ModelT& model, const BenchOptions& o) {
   const ModelConfig& c = model.config();
   std::mt19937_64 rng(o.seed + 1);
   std::uniform_int_distribution<token_t> pick(0, static_cast<token_t>(c.vocab_size - 1));
   double prefill_s = 0.0, decode_s = 0.0;
+  bool finite = true;
+  std::vector<SequenceState> states;
+  std::vector<token_t> next;
   for (long long b = 0; b < o.batch; ++b) {
-    std::vector<token_t> prompt(static_cast<std::size_t>(o.prompt));
-    for (auto& t : prompt) t = pick(rng);
-    SequenceState state = model.new_state();
-    auto start = std::chrono::steady_clock::now();
-    std::vector<float> logits = model.forward(state, prompt, LogitsFor::last).data;
+    states.push_back(model.new_state());
+    std::vector<float> logits;
+    std::vector<token_t> piece;
+    const auto start = std::chrono::steady_clock::now();
+    for (long long done = 0; done < o.prompt;) {
+      piece.resize(static_cast<std::size_t>(std::min(prompt_piece, o.prompt - done)));
+      for (auto& t : piece) t = pick(rng);
+      done += static_cast<long long>(piece.size());
+      logits = model.forward(states.back(), piece, done == o.prompt ? LogitsFor::last : LogitsFor::none).data;
+      if (o.prompt > prompt_piece) {
+        const double s = perf::seconds_since(start);
+        std::cerr << "samba bench: sequence " << b + 1 << "/" << o.batch << ": " << done << "/" << o.prompt << " prompt tokens, "
+                  << s << " s, " << static_cast<double>(done) / s << " tokens/s, peak RSS " << (peak_rss_bytes() >> 20) << " MiB\n";
+      }
+    }
     const double p = perf::seconds_since(start);
     prefill_s += p;
+    for (float v : logits) finite = finite && std::isfinite(v);
     std::cerr << "samba bench: sequence " << b + 1 << "/" << o.batch << ": prefill " << o.prompt << " tokens in " << p << " s\n";
-    start = std::chrono::steady_clock::now();
-    for (long long g = 0; g < o.generate; ++g) {
-      const token_t next = logits.empty() ? pick(rng) : argmax(logits, c.vocab_size);
-      logits = model.step(state, next);
-    }
-    const double d = perf::seconds_since(start);
-    decode_s += d;
-    if (o.generate > 0)
-      std::cerr << "samba bench: sequence " << b + 1 << "/" << o.batch << ": decode " << o.generate << " tokens in " << d << " s\n";
+    next.push_back(argmax(logits, c.vocab_size));
   }
+  // Decode: all sequences advance together, one batched step per token (each weight read once per step).
+  std::vector<SequenceState*> batch;
+  for (auto& s : states) batch.push_back(&s);
+  const auto start = std::chrono::steady_clock::now();
+  for (long long g = 0; g < o.generate; ++g) {
+    const Tensor<float> logits = model.step(batch, next);
+    for (long long b = 0; b < o.batch; ++b) {
+      const std::span<const float> row(logits.ptr() + b * logits.dim(1), static_cast<std::size_t>(logits.dim(1)));
+      next[static_cast<std::size_t>(b)] = argmax(row, c.vocab_size);
+      if (g + 1 == o.generate)
+        for (float v : row) finite = finite && std::isfinite(v);
+    }
+  }
+  decode_s = perf::seconds_since(start);
+  if (o.generate > 0)
+    std::cerr << "samba bench: decode " << o.generate << " steps of " << o.batch << " sequence(s) in " << decode_s << " s\n";
   const double prompt_tokens = static_cast<double>(o.prompt * o.batch), generated = static_cast<double>(o.generate * o.batch);
   nlohmann::ordered_json j;
   j["preset"] = o.model_dir.empty() ? o.preset : c.name;
@@ -98,6 +125,9 @@ nlohmann::ordered_json run_bench(ModelT& model, const BenchOptions& o) {
   j["prefill_tokens_per_s"] = prefill_s > 0 ? prompt_tokens / prefill_s : 0.0;
   j["decode_tokens_per_s"] = decode_s > 0 ? generated / decode_s : 0.0;
   j["peak_rss_bytes"] = peak_rss_bytes();
+  j["state_bytes"] = state_bytes(states.front());
+  j["scratch_bytes"] = states.front().scratch.capacity() * sizeof(float);
+  j["logits_finite"] = finite;
   j["prefill_flops_per_s"] = prefill_s > 0 ? prefill_flops_per_token(model) * prompt_tokens / prefill_s : 0.0;
   j["decode_weight_bytes_per_s"] = decode_s > 0 ? decode_weight_bytes(model) * generated / decode_s : 0.0;
   return j;
@@ -137,11 +167,14 @@ void add_bench_command(CLI::App& app) {
   auto* preset = cmd->add_option("--preset", o->preset, "Model shape: " + names)->capture_default_str();
   cmd->add_option("--model", o->model_dir, "Take the shape from this checkpoint's config.json instead (weights stay random)")
       ->excludes(preset);
-  cmd->add_option("--prompt", o->prompt, "Prompt tokens per sequence")->capture_default_str()->check(CLI::PositiveNumber);
+  cmd->add_option("--prompt", o->prompt,
+                  "Prompt tokens per sequence (any length: processed in chunks, progress every 65536 tokens)")->capture_default_str()->check(CLI::PositiveNumber);
   cmd->add_option("--generate", o->generate, "Tokens decoded per sequence after the prompt")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
-  cmd->add_option("--batch", o->batch, "Independent sequences, run one after another")
+  cmd->add_option("--batch", o->batch,
+                  "Independent sequences: each prompt is processed in turn, then all are decoded together in batched "
+                  "steps")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
   cmd->add_option("--seed", o->seed, "Seed of the random weights and prompts")->capture_default_str();

@@ -123,3 +123,37 @@ TEST_CASE("a forward pass in chunks equals one pass over the whole prompt", "[mo
   auto model = load_model(golden_like);
   CHECK_THROWS_WITH(model.set_chunk_tokens(0), Catch::Contains("at least 1 token"));
 }
+
+TEST_CASE("a batched step equals separate steps of each sequence", "[model][batch]") {
+  for (const char* name : {"samba5_mqa_w3", "transformer2_full_mha_f32", "hf_mamba_d128_l3", "llama_swa_fpl2_gqa"}) {
+    INFO(name);
+    const auto model = load_model<DynamicModel<backend::Scalar>>(std::string(SAMBA_UNSEEN_DIR) + "/" + name);
+    const index_t V = model.padded_vocab_size();
+    // Four sequences at different positions (prompts of 1, 5, 9 and 13 tokens).
+    std::vector<SequenceState> alone, batched;
+    std::vector<token_t> next;
+    for (int b = 0; b < 4; ++b) {
+      std::vector<token_t> prompt(static_cast<std::size_t>(1 + 4 * b));
+      for (std::size_t i = 0; i < prompt.size(); ++i) prompt[i] = static_cast<token_t>((i * 13 + 7 * b + 3) % 100);
+      alone.push_back(model.new_state());
+      model.forward(alone.back(), prompt, LogitsFor::none);
+      batched.push_back(alone.back());
+      next.push_back(static_cast<token_t>(20 + b));
+    }
+    std::vector<SequenceState*> ptrs;
+    for (auto& s : batched) ptrs.push_back(&s);
+    for (int step = 0; step < 6; ++step) {
+      const auto logits = model.step(ptrs, next);
+      REQUIRE(logits.shape == Shape{4, V});
+      for (int b = 0; b < 4; ++b) {
+        const auto want = model.step(alone[b], next[b]);
+        CHECK(test::rel_l2(logits.ptr() + b * V, want.data(), static_cast<std::size_t>(V)) < 1e-6);
+        CHECK(batched[b].position == alone[b].position);
+        next[b] = argmax(want, model.config().vocab_size);
+      }
+    }
+    CHECK_THROWS_WITH(model.step(std::vector<SequenceState*>{ptrs[0], ptrs[0]}, std::vector<token_t>{1, 2}),
+                      Catch::Contains("are the same sequence"));
+    CHECK_THROWS_WITH(model.step(ptrs, std::vector<token_t>{1}), Catch::Contains("4 states but 1 tokens"));
+  }
+}

@@ -205,3 +205,34 @@ TEST_CASE("one SIMD model serves several threads at once with the results of seq
   for (auto& t : threads) t.join();
   for (std::size_t p = 0; p < prompts.size(); ++p) CHECK(concurrent[p] == sequential[p]);
 }
+
+TEST_CASE("a batched SIMD step equals separate reference steps", "[simd][batch]") {
+  for (const char* name : {"samba5_mqa_w3", "samba2_mha_w16_f16", "hf_mamba_d128_l3"}) {
+    INFO(name);
+    const std::string dir = std::string(SAMBA_UNSEEN_DIR) + "/" + name;
+    const auto ref = load_model(dir);
+    const auto fast = load_model<DynamicModel<backend::Simd>>(dir, nullptr, backend::Simd(2));
+    const index_t V = ref.padded_vocab_size();
+    std::vector<SequenceState> want_states, got_states;
+    std::vector<token_t> next;
+    for (int b = 0; b < 5; ++b) {  // five sequences at positions 2, 5, 8, 11, 14
+      std::vector<token_t> prompt(static_cast<std::size_t>(2 + 3 * b));
+      for (std::size_t i = 0; i < prompt.size(); ++i) prompt[i] = static_cast<token_t>((i * 29 + b) % 100);
+      want_states.push_back(ref.new_state());
+      ref.forward(want_states.back(), prompt, LogitsFor::none);
+      got_states.push_back(fast.new_state());
+      fast.forward(got_states.back(), prompt, LogitsFor::none);
+      next.push_back(static_cast<token_t>(40 + b));
+    }
+    std::vector<SequenceState*> ptrs;
+    for (auto& s : got_states) ptrs.push_back(&s);
+    for (int step = 0; step < 4; ++step) {
+      const auto got = fast.step(ptrs, next);
+      for (int b = 0; b < 5; ++b) {
+        const auto want = ref.step(want_states[b], next[b]);
+        CHECK(test::rel_l2(got.ptr() + b * V, want.data(), static_cast<std::size_t>(V)) < 1e-5);
+        next[b] = argmax(want, ref.config().vocab_size);
+      }
+    }
+  }
+}

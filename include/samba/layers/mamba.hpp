@@ -9,6 +9,7 @@
 #include "samba/backend/scalar.hpp"
 #include "samba/core/workspace.hpp"
 #include "samba/layers/parameter.hpp"
+#include "samba/layers/segment.hpp"
 #include "samba/layers/weight_matrix.hpp"
 #include "samba/model/config.hpp"
 #include "samba/ops/elementwise.hpp"
@@ -76,8 +77,23 @@ class MambaLayer {
   /// u [T, D] -> out [T, D], continuing from `state` and leaving it after the last token;
   /// activations live in `ws`.
   void forward(const Backend& be, State& state, const float* u, float* out, index_t tokens, Workspace& ws) const {
-    const index_t d = d_model(), e = d_inner(), n = d_state(), r = dt_rank();
+    const Segment<State> one{&state, tokens};
+    forward(be, std::span<const Segment<State>>(&one, 1), u, out, ws);
+  }
+
+  /// The same with scratch memory of its own (allocated for this call).
+  void forward(const Backend& be, State& state, const float* u, float* out, index_t tokens) const {
+    Workspace ws;
+    forward(be, state, u, out, tokens, ws);
+  }
+
+  /// Several sequences' rows stacked: u [T, D] -> out [T, D], T = the segments' rows in all; the
+  /// projections run once over all rows, the conv and the scan per segment on its own state.
+  void forward(const Backend& be, std::span<const Segment<State>> segments, const float* u, float* out, Workspace& ws) const {
+    const index_t d = d_model(), e = d_inner(), n = d_state(), r = dt_rank(), k = d_conv();
     const index_t proj = r + 2 * n;
+    index_t tokens = 0;
+    for (const auto& seg : segments) tokens += seg.rows;
     const Workspace::Frame frame(ws);
     float* xz = ws.floats(tokens * 2 * e);  // [T, 2E] in_proj(u)
     float* x = ws.floats(tokens * e);       // [T, E] conv input
@@ -88,25 +104,28 @@ class MambaLayer {
     float* dt = ws.floats(tokens * e);      // [T, E]
     float* y = ws.floats(tokens * e);       // [T, E]
     linear(be, u, view(in_proj_), xz, tokens, d, 2 * e);
-    for (index_t t = 0; t < tokens; ++t)
-      for (index_t c = 0; c < e; ++c) {
-        x[t * e + c] = xz[t * 2 * e + c];
-        z[t * e + c] = xz[t * 2 * e + e + c];
-      }
-    causal_conv1d_silu(be, x, state.conv.data(), conv_w_.data(), conv_b_.data(), xc, tokens, e, d_conv());
+    for (index_t t = 0; t < tokens; ++t) {
+      std::copy_n(xz + t * 2 * e, e, x + t * e);
+      std::copy_n(xz + t * 2 * e + e, e, z + t * e);
+    }
+    index_t row = 0;
+    for (const auto& seg : segments) {
+      causal_conv1d_silu(be, x + row * e, seg.state->conv.data(), conv_w_.data(), conv_b_.data(), xc + row * e, seg.rows, e, k);
+      row += seg.rows;
+    }
     linear(be, xc, view(x_proj_), dbc, tokens, e, proj);
     // dt = softplus(dt_proj(dt_low) + bias); dt_low = dbc[:, :R] (row stride R + 2N).
     for (index_t t = 0; t < tokens; ++t) std::copy_n(dbc + t * proj, r, dt_low + t * r);
     linear(be, dt_low, view(dt_proj_w_), dt, tokens, r, e);
     softplus_bias(be, dt, dt_proj_b_.data(), tokens, e);
-    selective_scan(be, xc, dt, a_.data(), dbc + r, dbc + r + n, proj, d_.data(), z, state.ssm.data(), y, tokens, e, n);
+    row = 0;
+    for (const auto& seg : segments) {
+      const index_t o = row * e;
+      selective_scan(be, xc + o, dt + o, a_.data(), dbc + row * proj + r, dbc + row * proj + r + n, proj, d_.data(), z + o,
+                     seg.state->ssm.data(), y + o, seg.rows, e, n);
+      row += seg.rows;
+    }
     linear(be, y, view(out_proj_), out, tokens, e, d);
-  }
-
-  /// The same with scratch memory of its own (allocated for this call).
-  void forward(const Backend& be, State& state, const float* u, float* out, index_t tokens) const {
-    Workspace ws;
-    forward(be, state, u, out, tokens, ws);
   }
 
   template <class F>

@@ -9,6 +9,7 @@
 #include "samba/core/kv_cache.hpp"
 #include "samba/core/workspace.hpp"
 #include "samba/layers/parameter.hpp"
+#include "samba/layers/segment.hpp"
 #include "samba/layers/weight_matrix.hpp"
 #include "samba/model/config.hpp"
 #include "samba/ops/attention.hpp"
@@ -62,9 +63,23 @@ class SwaLayer {
   /// x [T, D] at positions [cache.end(), cache.end() + T) -> out [T, D]; appends the chunk's keys/values.
   /// Activations live in `ws`.
   void forward(const Backend& be, State& cache, const float* x, float* out, index_t tokens, Workspace& ws) const {
+    const Segment<State> one{&cache, tokens};
+    forward(be, std::span<const Segment<State>>(&one, 1), x, out, ws);
+  }
+
+  /// The same with scratch memory of its own (allocated for this call).
+  void forward(const Backend& be, State& cache, const float* x, float* out, index_t tokens) const {
+    Workspace ws;
+    forward(be, cache, x, out, tokens, ws);
+  }
+
+  /// Several sequences' rows stacked: x [T, D] -> out [T, D]; each segment's rows continue its own
+  /// cache (positions from its end()); the projections run once over all rows.
+  void forward(const Backend& be, std::span<const Segment<State>> segments, const float* x, float* out, Workspace& ws) const {
     const index_t d = d_model(), h = n_head(), g = n_kv_head(), hs = head_size();
     const index_t q_per_kv = h / g, rows = (h + 2 * g) * hs;
-    const index_t first = cache.end();
+    index_t tokens = 0;
+    for (const auto& seg : segments) tokens += seg.rows;
     const Workspace::Frame frame(ws);
     float* qkv = ws.floats(tokens * rows);  // [T, G, q_per_kv + 2, hs]
     float* q = ws.floats(tokens * h * hs);  // [T, H, hs]
@@ -79,19 +94,20 @@ class SwaLayer {
         std::copy_n(group + q_per_kv * hs, hs, k + (t * g + gi) * hs);
         std::copy_n(group + (q_per_kv + 1) * hs, hs, v + (t * g + gi) * hs);
       }
-    if (dims_.rope_dims > 0) {
-      rope(be, q, tokens, h, hs, dims_.rope_dims, first, dims_.rope_base, dims_.position_scale);
-      rope(be, k, tokens, g, hs, dims_.rope_dims, first, dims_.rope_base, dims_.position_scale);
+    index_t row = 0;
+    for (const auto& seg : segments) {
+      KvCache& cache = *seg.state;
+      const index_t first = cache.end(), n = seg.rows;
+      float *qs = q + row * h * hs, *ks = k + row * g * hs, *vs = v + row * g * hs;
+      if (dims_.rope_dims > 0) {
+        rope(be, qs, n, h, hs, dims_.rope_dims, first, dims_.rope_base, dims_.position_scale);
+        rope(be, ks, n, g, hs, dims_.rope_dims, first, dims_.rope_base, dims_.position_scale);
+      }
+      attention(be, qs, ks, vs, cache, first, y + row * h * hs, n, ops::AttentionShape{h, g, hs, window()});
+      cache.append(ks, vs, n);
+      row += n;
     }
-    attention(be, q, k, v, cache, first, y, tokens, ops::AttentionShape{h, g, hs, window()});
-    cache.append(k, v, tokens);
     linear(be, y, view(proj_), out, tokens, h * hs, d);
-  }
-
-  /// The same with scratch memory of its own (allocated for this call).
-  void forward(const Backend& be, State& cache, const float* x, float* out, index_t tokens) const {
-    Workspace ws;
-    forward(be, cache, x, out, tokens, ws);
   }
 
   template <class F>

@@ -16,6 +16,7 @@
 #include "samba/core/workspace.hpp"
 #include "samba/layers/mamba.hpp"
 #include "samba/layers/rmsnorm.hpp"
+#include "samba/layers/segment.hpp"
 #include "samba/layers/swa.hpp"
 #include "samba/layers/swiglu.hpp"
 #include "samba/layers/weight_matrix.hpp"
@@ -48,6 +49,14 @@ struct SequenceState {
   std::vector<KvCache> attention;       // one per attention sublayer
   Workspace scratch;                    // activations of the chunk in flight (not part of the state: copies start empty)
 };
+
+/// Bytes a sequence's state holds (Mamba states and KV caches; not its scratch).
+inline std::size_t state_bytes(const SequenceState& s) {
+  std::size_t n = 0;
+  for (const auto& m : s.mamba) n += (m.conv.size() + m.ssm.size()) * sizeof(float);
+  for (const auto& kv : s.attention) n += kv.bytes();
+  return n;
+}
 
 /// S: compile-time shape; Backend: kernel policy (an object: it may own threads);
 /// W: storage type of the matrices and the embedding (float, bf16, or q8: int8 with per-row
@@ -105,19 +114,39 @@ class Model {
   Tensor<float> forward(SequenceState& state, std::span<const token_t> tokens, LogitsFor which = LogitsFor::all,
                         const HiddenObserver& observer = {}) const {
     check_state(state);
+    check_tokens(tokens);
     const index_t T = static_cast<index_t>(tokens.size()), V = padded_vocab_size();
-    for (index_t t = 0; t < T; ++t)
-      require(tokens[t] >= 0 && tokens[t] < config_.vocab_size, "token id ", tokens[t], " at position ", t,
-              " is outside the vocabulary [0, ", config_.vocab_size, ")");
     const index_t rows = which == LogitsFor::all ? T : (which == LogitsFor::last && T > 0 ? 1 : 0);
     Tensor<float> logits({rows, V});
     for (index_t begin = 0; begin < T; begin += chunk_tokens_) {
       const index_t n = std::min(chunk_tokens_, T - begin);
       const bool last_chunk = begin + n == T;
       const index_t chunk_rows = which == LogitsFor::all ? n : (which == LogitsFor::last && last_chunk ? 1 : 0);
-      forward_chunk(state, tokens.subspan(static_cast<std::size_t>(begin), static_cast<std::size_t>(n)), chunk_rows,
+      const ChunkPart part{&state, n};
+      forward_chunk(std::span<const ChunkPart>(&part, 1),
+                    tokens.subspan(static_cast<std::size_t>(begin), static_cast<std::size_t>(n)), chunk_rows,
                     logits.ptr() + (which == LogitsFor::all ? begin * V : 0), observer);
     }
+    return logits;
+  }
+
+  /// One decode step for several independent sequences, each at its own position: consumes
+  /// tokens[b] in *states[b] and returns logits [B, V_pad]. Every weight is read once per step
+  /// for all of them. The states must be distinct; scratch memory comes from states[0].
+  Tensor<float> step(std::span<SequenceState* const> states, std::span<const token_t> tokens) const {
+    require(states.size() == tokens.size(), "batched step: ", states.size(), " states but ", tokens.size(), " tokens");
+    std::vector<ChunkPart> parts;
+    parts.reserve(states.size());
+    for (std::size_t b = 0; b < states.size(); ++b) {
+      require(states[b] != nullptr, "batched step: state ", b, " is null");
+      check_state(*states[b]);
+      for (std::size_t c = 0; c < b; ++c) require(states[c] != states[b], "batched step: states ", c, " and ", b, " are the same sequence");
+      parts.push_back({states[b], 1});
+    }
+    check_tokens(tokens);
+    const index_t B = static_cast<index_t>(tokens.size());
+    Tensor<float> logits({B, padded_vocab_size()});
+    if (B > 0) forward_chunk(parts, tokens, B, logits.ptr(), {});
     return logits;
   }
 
@@ -187,17 +216,26 @@ class Model {
 
   const Matrix<W>& head() const { return config_.tie_embeddings ? embedding_ : lm_head_; }
 
-  /// One chunk: T tokens after state.position; writes the logits of the last `rows` positions to
-  /// `logits` [rows, V_pad] and advances the state.
-  void forward_chunk(SequenceState& state, std::span<const token_t> tokens, index_t rows, float* logits,
+  /// One sequence's share of a chunk: `rows` consecutive tokens continuing `state`.
+  struct ChunkPart {
+    SequenceState* state;
+    index_t rows;
+  };
+
+  /// One chunk: the parts' tokens stacked (each part continues its own state); writes the logits of
+  /// the last `logit_rows` stacked rows to `logits` [logit_rows, V_pad] and advances the states.
+  /// Scratch comes from the first part's workspace.
+  void forward_chunk(std::span<const ChunkPart> parts, std::span<const token_t> tokens, index_t logit_rows, float* logits,
                      const HiddenObserver& observer) const {
-    const index_t T = static_cast<index_t>(tokens.size()), D = d_model(), first = state.position;
-    Workspace& ws = state.scratch;
+    const index_t T = static_cast<index_t>(tokens.size()), D = d_model(), first = parts.front().state->position;
+    Workspace& ws = parts.front().state->scratch;
     const Workspace::Frame frame(ws);
     float* x = ws.floats(T * D);       // [T, D] residual stream
     float* normed = ws.floats(T * D);  // [T, D]
     float* out = ws.floats(T * D);     // [T, D] sublayer output
     for (index_t t = 0; t < T; ++t) row_to_float(embedding_, tokens[t], x + t * D);
+    std::vector<Segment<MambaState>> mamba_parts(parts.size());
+    std::vector<Segment<KvCache>> attention_parts(parts.size());
     index_t block = 0;
     for (std::size_t i = 0; i < sublayers_.size(); ++i) {
       const Sublayer& sub = sublayers_[i];
@@ -206,20 +244,30 @@ class Model {
       else sub.norm.add_forward(backend_, x, out, normed, T);
       if (i > 0 && config_.sublayers[i - 1].ends_block && observer) observer(block++, first, x, T);
       switch (sub.kind) {
-        case SublayerKind::mamba: mambas_[sub.index].forward(backend_, state.mamba[sub.index], normed, out, T, ws); break;
+        case SublayerKind::mamba:
+          for (std::size_t p = 0; p < parts.size(); ++p) mamba_parts[p] = {&parts[p].state->mamba[sub.index], parts[p].rows};
+          mambas_[sub.index].forward(backend_, std::span<const Segment<MambaState>>(mamba_parts), normed, out, ws);
+          break;
         case SublayerKind::attention:
-          attentions_[sub.index].forward(backend_, state.attention[sub.index], normed, out, T, ws);
+          for (std::size_t p = 0; p < parts.size(); ++p) attention_parts[p] = {&parts[p].state->attention[sub.index], parts[p].rows};
+          attentions_[sub.index].forward(backend_, std::span<const Segment<KvCache>>(attention_parts), normed, out, ws);
           break;
         case SublayerKind::mlp: mlps_[sub.index].forward(backend_, normed, out, T, ws); break;
       }
     }
     // The last residual add, fused with ln_f where logits are wanted.
-    const index_t skip = T - rows;  // leading rows that need the add alone
+    const index_t skip = T - logit_rows;  // leading rows that need the add alone
     if (skip > 0) add_inplace(backend_, x, out, skip * D);
-    if (rows > 0) final_norm_.add_forward(backend_, x + skip * D, out + skip * D, normed, rows);
+    if (logit_rows > 0) final_norm_.add_forward(backend_, x + skip * D, out + skip * D, normed, logit_rows);
     if (config_.sublayers.back().ends_block && observer) observer(block++, first, x, T);
-    state.position += T;
-    if (rows > 0) linear(backend_, normed, view(head()), logits, rows, D, padded_vocab_size());
+    for (const ChunkPart& part : parts) part.state->position += part.rows;
+    if (logit_rows > 0) linear(backend_, normed, view(head()), logits, logit_rows, D, padded_vocab_size());
+  }
+
+  void check_tokens(std::span<const token_t> tokens) const {
+    for (std::size_t t = 0; t < tokens.size(); ++t)
+      require(tokens[t] >= 0 && tokens[t] < config_.vocab_size, "token id ", tokens[t], " at position ", t,
+              " is outside the vocabulary [0, ", config_.vocab_size, ")");
   }
 
   void check_state(const SequenceState& s) const {

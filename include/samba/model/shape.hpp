@@ -120,7 +120,7 @@ inline ModelConfig config_from_shape(const ModelShape& s, const std::string& nam
   return c;
 }
 
-/// The presets: SPEC.md's table of official configurations, plus samba-mini.
+/// The presets: SPEC.md's table of official configurations, plus samba-mini and its Transformer++ twin.
 namespace presets {
 inline constexpr ModelShape samba_421m = official_shape(Architecture::samba, 12, 1536, 12, 12, 4096, 2048);
 inline constexpr ModelShape samba_421m_mqa = official_shape(Architecture::samba, 12, 1536, 12, 1, 4608, 2048);
@@ -132,6 +132,8 @@ inline constexpr ModelShape llama_438m_swa = official_shape(Architecture::llama_
 inline constexpr ModelShape llama_438m = official_shape(Architecture::transformer_pp, 12, 1536, 12, 12, 4096, -1);
 /// Samba pattern, D 256, 4 layers, 4 heads of 64, 1 KV head, MLP 768, window 2048.
 inline constexpr ModelShape samba_mini = official_shape(Architecture::samba, 4, 256, 4, 1, 768, 2048);
+/// The Transformer++ baseline of samba-mini's shape: full causal attention in every layer.
+inline constexpr ModelShape transformer_mini = official_shape(Architecture::transformer_pp, 4, 256, 4, 1, 768, -1);
 /// HF state-spaces/mamba-130m and mamba-1.4b shapes (vocab 50280), for side-by-side runs with other engines.
 inline constexpr ModelShape mamba_130m = hf_mamba_shape(24, 768, 50280);
 inline constexpr ModelShape mamba_1_4b = hf_mamba_shape(48, 2048, 50280);
@@ -146,7 +148,8 @@ inline constexpr Entry all[] = {
     {"samba-421m-gqa2", samba_421m_gqa2}, {"samba-421m-gqa4", samba_421m_gqa4},
     {"samba-1.3b", samba_1_3b},         {"mamba-swa-mlp-400m", mamba_swa_mlp_400m},
     {"llama-438m-swa", llama_438m_swa}, {"llama-438m", llama_438m},
-    {"samba-mini", samba_mini},         {"mamba-130m", mamba_130m, CheckpointFormat::hf_mamba},
+    {"samba-mini", samba_mini},         {"transformer-mini", transformer_mini},
+    {"mamba-130m", mamba_130m, CheckpointFormat::hf_mamba},
     {"mamba-1.4b", mamba_1_4b, CheckpointFormat::hf_mamba},
 };
 
