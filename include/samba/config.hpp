@@ -19,3 +19,9 @@
 #ifndef SAMBA_USE_CBLAS
 #define SAMBA_USE_CBLAS 0
 #endif
+
+// SAMBA_HAVE_SENTENCEPIECE: 1 when SentencePiece is linked, so that samba/text/sentencepiece_tokenizer.hpp
+// can be used; set by the samba::text CMake target, which exists only when SentencePiece was found.
+#ifndef SAMBA_HAVE_SENTENCEPIECE
+#define SAMBA_HAVE_SENTENCEPIECE 0
+#endif

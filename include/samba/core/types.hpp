@@ -18,6 +18,9 @@ constexpr bool extent_matches(index_t fixed, index_t runtime) {
   return fixed == dynamic || fixed == runtime;
 }
 
+/// A token id.
+using token_t = std::int32_t;
+
 using Shape = std::vector<index_t>;
 
 inline index_t element_count(const Shape& shape) {

@@ -27,8 +27,6 @@
 
 namespace samba {
 
-using token_t = std::int32_t;
-
 /// Which positions of a forward pass produce logits.
 enum class LogitsFor : std::uint8_t { all, last, none };
 
