@@ -90,7 +90,7 @@ TEST_CASE("greedy generation reproduces the reference tokens", "[golden]") {
       const std::vector<token_t> prompt_ids(prompt.data.begin(), prompt.data.end());
       const index_t new_tokens = expected.dim(1) - prompt.dim(1);
       SequenceState state = model.new_state();
-      const auto produced = generate(model, state, prompt_ids, {new_tokens, 0.0f, 0}, [](token_t) {});
+      const auto produced = generate(model, state, prompt_ids, GenerateOptions{new_tokens, {}}, [](token_t) {});
       const std::vector<token_t> want(expected.data.begin() + prompt.dim(1), expected.data.end());
       CHECK(produced == want);
 

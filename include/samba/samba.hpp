@@ -10,4 +10,5 @@
 #include "samba/model/memory.hpp"
 #include "samba/model/model.hpp"
 #include "samba/model/random_init.hpp"
+#include "samba/model/sampling.hpp"
 #include "samba/model/shape.hpp"
