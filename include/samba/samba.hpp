@@ -12,3 +12,4 @@
 #include "samba/model/random_init.hpp"
 #include "samba/model/sampling.hpp"
 #include "samba/model/shape.hpp"
+#include "samba/model/state_file.hpp"

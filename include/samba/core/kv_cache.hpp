@@ -5,6 +5,7 @@
 #pragma once
 
 #include <algorithm>
+#include <span>
 #include <vector>
 
 #include "samba/core/error.hpp"
@@ -53,6 +54,37 @@ class KvCache {
     end_ += count;
   }
 
+  /// Positions still held, [end() - live_positions(), end()): min(end, window) for a ring buffer,
+  /// all of them for full attention. Their key() / value() rows are the cache's whole content.
+  index_t live_positions() const { return live_for(end_); }
+
+  /// Replaces the contents (the inverse of reading key() / value() of the live positions, for
+  /// loading a saved state): afterwards the cache has consumed positions [0, end) and holds
+  /// keys, values [G, live, head_size], live = min(end, window) (end for full attention), the
+  /// live positions oldest first. Throws Error, changing nothing, if the sizes do not match.
+  void restore(index_t end, std::span<const float> keys, std::span<const float> values) {
+    require(end >= 0, "KvCache::restore: negative end position ", end);
+    const index_t live = live_for(end);
+    const auto row = static_cast<std::size_t>(groups_ * head_size_);  // floats per position
+    const bool fits = row == 0 ? keys.empty() : keys.size() % row == 0 && keys.size() / row == static_cast<std::size_t>(live);
+    require(fits && values.size() == keys.size(), "KvCache::restore: ", keys.size(), " key and ", values.size(),
+            " value floats for ", live, " positions of ", groups_, " heads of ", head_size_, " floats");
+    const auto slots = static_cast<std::size_t>((window_ > 0 ? window_ : live) * head_size_);
+    std::vector<std::vector<float>> k(static_cast<std::size_t>(groups_)), v(k.size());
+    for (index_t g = 0; g < groups_; ++g) {
+      k[g].assign(slots, 0.0f);
+      v[g].assign(slots, 0.0f);
+      for (index_t i = 0; i < live; ++i) {
+        const index_t src = (g * live + i) * head_size_, dst = slot(end - live + i) * head_size_;
+        std::copy_n(keys.data() + src, head_size_, k[g].data() + dst);
+        std::copy_n(values.data() + src, head_size_, v[g].data() + dst);
+      }
+    }
+    keys_.swap(k);
+    values_.swap(v);
+    end_ = end;
+  }
+
   /// Bytes held now (a ring buffer's is fixed; a full-attention cache grows with the sequence).
   std::size_t bytes() const {
     std::size_t n = 0;
@@ -62,6 +94,7 @@ class KvCache {
 
  private:
   index_t slot(index_t position) const { return window_ > 0 ? position % window_ : position; }
+  index_t live_for(index_t end) const { return window_ > 0 ? std::min(end, window_) : end; }
 
   index_t window_ = -1;
   index_t groups_ = 0;
