@@ -219,7 +219,7 @@ TEST_CASE("the partial sorts pick exactly what a full sort picks, at vocab 32000
   }
 }
 
-TEST_CASE("-inf logits are never sampled; all -inf is an error in both modes", "[sampling]") {
+TEST_CASE("logits of -inf are never sampled; all -inf is an error in both modes", "[sampling]") {
   const std::vector<float> logits{minus_inf, 0.0f, minus_inf, 0.0f};
   Sampler sampler(sampling(1.0f), 4);
   for (int i = 0; i < 1000; ++i) {
