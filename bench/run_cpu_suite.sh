@@ -23,6 +23,9 @@ run mamba-1.4b-prefill-f32    --preset mamba-1.4b --dtype f32 --prompt 512 --gen
 run mamba-1.4b-decode-bf16    --preset mamba-1.4b --dtype bf16 --prompt 16 --generate 128
 run mamba-1.4b-decode-int8    --preset mamba-1.4b --dtype int8 --prompt 16 --generate 128
 run mamba-1.4b-decode-f32     --preset mamba-1.4b --dtype f32 --prompt 16 --generate 32
+for b in 1 2 4 8 16; do  # batched decoding: B sequences per step, each weight read once per step
+  run samba-421m-decode-bf16-batch$b --preset samba-421m --dtype bf16 --prompt 64 --generate 32 --batch $b
+done
 run samba-mini-simd           --preset samba-mini --prompt 512 --generate 64
 run samba-mini-scalar         --preset samba-mini --prompt 512 --generate 64 --backend scalar
 echo "== bench_ops: selective scan and attention, both backends" >&2

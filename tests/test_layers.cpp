@@ -279,3 +279,27 @@ TEST_CASE("KvCache keeps exactly the last `window` positions", "[layers]") {
   cache.append(k.data(), v.data(), 5);
   CHECK(cache.bytes() == before);  // constant memory
 }
+
+TEST_CASE("RoPE stays exact at positions far past 2^24", "[layers][stream]") {
+  // Against angles formed in long double (64-bit mantissa) and reduced modulo 2 pi there: float32
+  // angles would be off by whole radians at these positions.
+  const index_t heads = 2, hs = 16, rd = 16;
+  for (const index_t position : {index_t{1} << 24, (index_t{1} << 28) + 12345, (index_t{1} << 30) - 3}) {
+    INFO("position " << position);
+    auto x = test::random_vector(static_cast<std::size_t>(heads * hs), 21);
+    const auto original = x;
+    ops::rope(backend::Scalar{}, x.data(), 1, heads, hs, rd, position, 10000.0, 1.0);
+    std::vector<float> want(x.size());
+    const long double two_pi = 6.283185307179586476925286766559L;
+    for (index_t h = 0; h < heads; ++h)
+      for (index_t i = 0; i < rd / 2; ++i) {
+        const long double theta = std::pow(10000.0L, -2.0L * static_cast<long double>(i) / static_cast<long double>(rd));
+        const long double angle = std::fmod(static_cast<long double>(position) * theta, two_pi);
+        const long double c = std::cos(angle), s = std::sin(angle);
+        const long double x1 = original[h * hs + i], x2 = original[h * hs + i + rd / 2];
+        want[h * hs + i] = static_cast<float>(x1 * c - x2 * s);
+        want[h * hs + i + rd / 2] = static_cast<float>(x1 * s + x2 * c);
+      }
+    CHECK(test::rel_l2(x, want) < 1e-6);
+  }
+}

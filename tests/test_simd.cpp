@@ -236,3 +236,26 @@ TEST_CASE("a batched SIMD step equals separate reference steps", "[simd][batch]"
     }
   }
 }
+
+TEST_CASE("a million-token stream stays finite in constant memory", "[simd][stream]") {
+  // Window 3 and a Mamba state carried over 2^20 positions, 4096 tokens per call: the logits stay
+  // finite and the state and its scratch stop growing after the first call.
+  const auto model = load_model<DynamicModel<backend::Simd>>(std::string(SAMBA_UNSEEN_DIR) + "/samba5_mqa_w3", nullptr,
+                                                             backend::Simd(2));
+  SequenceState state = model.new_state();
+  const std::size_t state_size = state_bytes(state);
+  std::vector<token_t> chunk(4096);
+  std::size_t scratch = 0;
+  for (index_t call = 0; call < 256; ++call) {
+    for (std::size_t i = 0; i < chunk.size(); ++i)
+      chunk[i] = static_cast<token_t>((static_cast<std::size_t>(call) * 7919 + i * 104729) % 128);
+    const auto logits = model.forward(state, chunk, LogitsFor::last);
+    bool finite = true;
+    for (float v : logits.data) finite = finite && std::isfinite(v);
+    REQUIRE(finite);
+    if (call == 0) scratch = state.scratch.capacity();
+    REQUIRE(state_bytes(state) == state_size);
+    REQUIRE(state.scratch.capacity() == scratch);
+  }
+  CHECK(state.position == index_t{1} << 20);
+}

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Prompt processing from 4K to 1M tokens: samba-mini (constant memory, linear time) beside
+# transformer-mini (the same shape with full attention: quadratic time, memory growing with the
+# context), one process per run so that each peak RSS is that run's own. Writes JSON lines.
+#   bench/run_long_context.sh [OUT.jsonl] [MAX_BASELINE_TOKENS]
+# MAX_BASELINE_TOKENS (default 131072) caps the quadratic baseline, which takes ~10 min at 128K on
+# the 2-core development machine. Needs a Release build in build/; run it on an idle machine.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=${1:-bench/results/long-context.jsonl}
+max_baseline=${2:-131072}
+samba=build/bin/samba
+mkdir -p "$(dirname "$out")"
+: > "$out"
+run() {  # label, then samba bench arguments
+  local label=$1; shift
+  echo "== $label: samba bench $*" >&2
+  "$samba" bench "$@" | tail -n 1 | python3 -c 'import json,sys; d=json.loads(sys.stdin.read()); d["label"]=sys.argv[1]; print(json.dumps(d))' "$label" >> "$out"
+}
+for n in 4096 8192 16384 32768 65536 131072 262144 524288 1048576; do
+  run "samba-mini-$n" --preset samba-mini --prompt "$n" --generate 16
+  if [ "$n" -le "$max_baseline" ]; then
+    run "transformer-mini-$n" --preset transformer-mini --prompt "$n" --generate 16
+  fi
+done
+echo "wrote $out" >&2
