@@ -31,8 +31,8 @@ std::vector<std::string> all_cases() {
 TEST_CASE("SIMD linear matches the reference for GEMV and GEMM, float and bf16", "[simd]") {
   for (int threads : {1, 2, 3}) {
     const backend::Simd simd(threads);
-    for (const index_t tokens : {index_t{1}, index_t{2}, index_t{7}, index_t{64}})
-      for (const auto& [in, out] : {std::pair<index_t, index_t>{67, 45}, {256, 130}, {33, 1}}) {
+    for (const index_t tokens : {index_t{1}, index_t{2}, index_t{5}, index_t{8}, index_t{9}, index_t{32}, index_t{64}})
+      for (const auto& [in, out] : {std::pair<index_t, index_t>{67, 45}, {256, 130}, {33, 1}, {40, 17}}) {
         DYNAMIC_SECTION("threads " << threads << " T " << tokens << " in " << in << " out " << out) {
           const auto x = test::random_vector(static_cast<std::size_t>(tokens * in), 1);
           const auto w = test::random_vector(static_cast<std::size_t>(out * in), 2);

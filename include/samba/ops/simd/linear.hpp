@@ -18,9 +18,16 @@ namespace samba::ops {
 
 namespace simd {
 
-/// Token counts up to this use the GEMV kernel (once per token, weights hot in cache after the
-/// first); more use the GEMM.
-inline constexpr index_t gemv_max_tokens = 1;
+/// Token counts up to this (a decode step, or a batched step of several sequences) use the GEMV
+/// kernels, which stream each weight row once for all tokens; more use the GEMM. Measured on
+/// samba-421m decode steps (2 threads): float32 rows cross over between 8 and 16 tokens; bf16 and
+/// int8 rows, which the GEMM must widen first, between 32 and 64 (through the GEMM, 2 bf16 tokens
+/// were slower than 1 through the GEMV).
+template <class WView>
+inline constexpr index_t gemv_max_tokens = std::is_same_v<WView, const float*> ? 8 : 32;
+/// Tokens dotted with a row per pass; a larger batch makes further passes over the row, which is
+/// then in L1.
+inline constexpr int gemv_tokens_per_pass = 4;
 /// Rows of a bf16 matrix widened to float32 at a time for the GEMM.
 inline constexpr index_t widen_rows = 128;
 
@@ -111,6 +118,115 @@ inline void gemv_one(const float* x, Q8View w, float* y, index_t in, index_t o_b
   }
 }
 
+/// Weights of one row read two vectors at a time, `lo` and `hi`, for the multi-token GEMV; the
+/// tokens are rearranged to match (see split_tokens): chunk c of a row pairs with x_lo[c*lanes..]
+/// and x_hi[c*lanes..].
+struct RowChunksF32 {
+  const float* w;
+  void load(index_t row, index_t in, index_t c, fvec& lo, fvec& hi) const {
+    const float* p = w + row * in + 2 * c * static_cast<index_t>(lanes);
+    lo = fvec::load_unaligned(p), hi = fvec::load_unaligned(p + lanes);
+  }
+  float at(index_t row, index_t in, index_t i) const { return w[row * in + i]; }
+  float scale(index_t) const { return 1.0f; }
+  const char* address(index_t row, index_t in, index_t c) const {
+    return reinterpret_cast<const char*>(w + row * in + 2 * c * static_cast<index_t>(lanes));
+  }
+};
+struct RowChunksBf16 {  // lo = even elements, hi = odd elements of the chunk
+  const bf16* w;
+  void load(index_t row, index_t in, index_t c, fvec& lo, fvec& hi) const {
+    load_bf16_pairs(w + row * in + 2 * c * static_cast<index_t>(lanes), lo, hi);
+  }
+  float at(index_t row, index_t in, index_t i) const { return to_float(w[row * in + i]); }
+  float scale(index_t) const { return 1.0f; }
+  const char* address(index_t row, index_t in, index_t c) const {
+    return reinterpret_cast<const char*>(w + row * in + 2 * c * static_cast<index_t>(lanes));
+  }
+};
+struct RowChunksQ8 {
+  Q8View w;
+  static fvec widen(const std::int8_t* p) {
+    alignas(64) std::int32_t tmp[lanes];
+    for (std::size_t l = 0; l < lanes; ++l) tmp[l] = p[l];
+    return xsimd::batch_cast<float>(xsimd::batch<std::int32_t>::load_aligned(tmp));
+  }
+  void load(index_t row, index_t in, index_t c, fvec& lo, fvec& hi) const {
+    const std::int8_t* p = w.q + row * in + 2 * c * static_cast<index_t>(lanes);
+    lo = widen(p), hi = widen(p + lanes);
+  }
+  float at(index_t row, index_t in, index_t i) const { return static_cast<float>(w.q[row * in + i]); }
+  float scale(index_t row) const { return w.scale[row]; }
+  const char* address(index_t row, index_t in, index_t c) const {
+    return reinterpret_cast<const char*>(w.q + row * in + 2 * c * static_cast<index_t>(lanes));
+  }
+};
+
+/// x [T, in] rearranged for RowChunks: lo/hi [T, chunks * lanes] (chunks = in / (2 lanes)); `pairs`
+/// selects the bf16 layout (lo = even elements, hi = odd ones) over the f32/int8 one (lo = first
+/// half of each 2-lane chunk, hi = second half).
+inline void split_tokens(const float* x, index_t tokens, index_t in, bool pairs, float* lo, float* hi) {
+  const index_t step = static_cast<index_t>(lanes), chunks = in / (2 * step), n = chunks * step;
+  for (index_t t = 0; t < tokens; ++t)
+    for (index_t c = 0; c < chunks; ++c)
+      for (index_t l = 0; l < step; ++l) {
+        const index_t base = t * in + 2 * c * step;
+        lo[t * n + c * step + l] = pairs ? x[base + 2 * l] : x[base + l];
+        hi[t * n + c * step + l] = pairs ? x[base + 2 * l + 1] : x[base + step + l];
+      }
+}
+
+/// NB tokens (NB <= gemv_tokens_per_pass): y[t, o] (+)= W[o, :] . x[t, :] for o in [o_begin, o_end),
+/// each row streamed once for all NB tokens (Eq. y = x W^T).
+template <int NB, class Rows>
+void gemv_tokens(const Rows& rows, const float* x, const float* lo, const float* hi, float* y, index_t in, index_t out,
+                 index_t o_begin, index_t o_end, bool accumulate) {
+  const index_t step = static_cast<index_t>(lanes), chunks = in / (2 * step), n = chunks * step;
+  for (index_t o = o_begin; o < o_end; ++o) {
+    fvec a[NB], b[NB];
+    for (int t = 0; t < NB; ++t) a[t] = b[t] = fvec(0.f);
+    for (index_t c = 0; c < chunks; ++c) {
+      if (c % 2 == 0) __builtin_prefetch(rows.address(o, in, c) + gemv_prefetch_bytes);
+      fvec wl, wh;
+      rows.load(o, in, c, wl, wh);
+      for (int t = 0; t < NB; ++t) {
+        a[t] = xsimd::fma(wl, fvec::load_unaligned(lo + t * n + c * step), a[t]);
+        b[t] = xsimd::fma(wh, fvec::load_unaligned(hi + t * n + c * step), b[t]);
+      }
+    }
+    const float sc = rows.scale(o);
+    for (int t = 0; t < NB; ++t) {
+      float s = xsimd::hadd(a[t] + b[t]);
+      for (index_t i = 2 * n; i < in; ++i) s += rows.at(o, in, i) * x[t * in + i];
+      s *= sc;
+      float& dst = y[t * out + o];
+      dst = accumulate ? dst + s : s;
+    }
+  }
+}
+
+/// 2..gemv_max_tokens tokens: passes of up to gemv_tokens_per_pass tokens over each block of rows.
+template <class Rows>
+void gemv_multi(const Rows& rows, const float* x, const float* lo, const float* hi, float* y, index_t tokens, index_t in,
+                index_t out, index_t o_begin, index_t o_end, bool accumulate) {
+  const index_t n = in / (2 * static_cast<index_t>(lanes)) * static_cast<index_t>(lanes);
+  constexpr index_t block = 16;  // rows per block: small enough to stay in L1/L2 between passes
+  for (index_t r0 = o_begin; r0 < o_end; r0 += block) {
+    const index_t r1 = std::min(o_end, r0 + block);
+    for (index_t t0 = 0; t0 < tokens; t0 += gemv_tokens_per_pass) {
+      const index_t nb = std::min<index_t>(gemv_tokens_per_pass, tokens - t0);
+      const float *xt = x + t0 * in, *lt = lo + t0 * n, *ht = hi + t0 * n;
+      float* yt = y + t0 * out;
+      switch (nb) {
+        case 1: gemv_tokens<1>(rows, xt, lt, ht, yt, in, out, r0, r1, accumulate); break;
+        case 2: gemv_tokens<2>(rows, xt, lt, ht, yt, in, out, r0, r1, accumulate); break;
+        case 3: gemv_tokens<3>(rows, xt, lt, ht, yt, in, out, r0, r1, accumulate); break;
+        default: gemv_tokens<4>(rows, xt, lt, ht, yt, in, out, r0, r1, accumulate); break;
+      }
+    }
+  }
+}
+
 /// y[:, cols] (+)= x [T, in] * W[cols, in]^T for float W; y has row stride `ldy`.
 inline void gemm_slice(const float* x, const float* w, float* y, index_t tokens, index_t in, index_t cols, index_t ldy,
                        bool accumulate) {
@@ -136,7 +252,22 @@ template <class WView>
 void linear_impl(const backend::Simd& be, const float* x, WView w, float* y, index_t tokens, index_t in, index_t out,
                  bool accumulate) {
   if (tokens <= 0 || out <= 0) return;
-  if (tokens <= simd::gemv_max_tokens) {
+  if (tokens > 1 && tokens <= simd::gemv_max_tokens<WView>) {
+    constexpr bool pairs = std::is_same_v<WView, const bf16*>;
+    const index_t n = in / (2 * static_cast<index_t>(simd::lanes)) * static_cast<index_t>(simd::lanes);
+    std::vector<float> lo(static_cast<std::size_t>(tokens * n)), hi(lo.size());  // [T, n] each
+    simd::split_tokens(x, tokens, in, pairs, lo.data(), hi.data());
+    auto rows = [&] {
+      if constexpr (std::is_same_v<WView, const float*>) return simd::RowChunksF32{w};
+      else if constexpr (pairs) return simd::RowChunksBf16{w};
+      else return simd::RowChunksQ8{w};
+    }();
+    be.pool().parallel_for(out, [&](index_t o_lo, index_t o_hi) {
+      simd::gemv_multi(rows, x, lo.data(), hi.data(), y, tokens, in, out, o_lo, o_hi, accumulate);
+    }, 16, in * tokens);
+    return;
+  }
+  if (tokens == 1) {
     if constexpr (std::is_same_v<WView, const bf16*>) {
       const index_t half = in / 2;
       std::vector<float> even(static_cast<std::size_t>(half)), odd(even.size());  // [in/2] each
