@@ -129,7 +129,8 @@ nlohmann::ordered_json run_bench(ModelT& model, const BenchOptions& o) {
   j["scratch_bytes"] = states.front().scratch.capacity() * sizeof(float);
   j["logits_finite"] = finite;
   j["prefill_flops_per_s"] = prefill_s > 0 ? prefill_flops_per_token(model) * prompt_tokens / prefill_s : 0.0;
-  j["decode_weight_bytes_per_s"] = decode_s > 0 ? decode_weight_bytes(model) * generated / decode_s : 0.0;
+  // A batched step reads each weight once for all sequences: bytes per step times steps.
+  j["decode_weight_bytes_per_s"] = decode_s > 0 ? decode_weight_bytes(model) * static_cast<double>(o.generate) / decode_s : 0.0;
   return j;
 }
 

@@ -7,6 +7,7 @@
 #include <optional>
 #include <samba/model/sampling.hpp>
 #include <samba/model/state_file.hpp>
+#include <samba/perf/roofline.hpp>
 #include <sstream>
 
 #include "commands.hpp"
@@ -54,19 +55,24 @@ std::vector<token_t> parse_ids(const std::string& text, const std::string& what)
 std::vector<std::vector<token_t>> read_prompts(const GenerateCliOptions& o, const Tokenizer* tok) {
   std::vector<std::vector<token_t>> out;
   for (const auto& ids : o.prompt_ids) out.push_back(parse_ids(ids, "--prompt-ids"));
+  // A prompt appended to a resumed sequence continues it: no BOS in the middle.
+  const bool add_bos = o.load_state.empty();
   for (const auto& text : o.prompts) {
     require(tok != nullptr, "--prompt needs --tokenizer (or give token ids with --prompt-ids)");
-    out.push_back(tok->encode(text));
+    out.push_back(tok->encode(text, add_bos));
   }
   if (!o.batch_file.empty()) {
     std::ifstream in(o.batch_file);
     require(in.good(), o.batch_file, ": cannot open the batch file");
     std::string line;
+    std::size_t read = 0;
     for (int n = 1; std::getline(in, line); ++n) {
-      if (line.empty() || line == "\r") continue;
-      out.push_back(tok ? tok->encode(line) : parse_ids(line, o.batch_file + ":" + std::to_string(n)));
+      if (!line.empty() && line.back() == '\r') line.pop_back();  // CRLF files
+      if (line.empty()) continue;
+      out.push_back(tok ? tok->encode(line, add_bos) : parse_ids(line, o.batch_file + ":" + std::to_string(n)));
+      ++read;
     }
-    require(!out.empty(), o.batch_file, ": no prompts in the batch file");
+    require(read > 0, o.batch_file, ": no prompts in the batch file");
   }
   return out;
 }
@@ -103,10 +109,6 @@ struct Sequence {
   bool done = false;
 };
 
-double seconds_since(std::chrono::steady_clock::time_point t) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
-}
-
 template <class ModelT>
 void run_generate(ModelT& model, const GenerateCliOptions& o, const Tokenizer* tok) {
   const index_t vocab = model.config().vocab_size;
@@ -114,7 +116,7 @@ void run_generate(ModelT& model, const GenerateCliOptions& o, const Tokenizer* t
           " pieces but the model's vocabulary is ", vocab);
   const std::vector<std::vector<token_t>> prompts = read_prompts(o, tok);
   require(o.load_state.empty() || prompts.size() <= 1, "--load-state continues one sequence; give at most one prompt");
-  require(o.save_state.empty() || std::max<std::size_t>(prompts.size(), 1) == 1, "--save-state saves one sequence; give one prompt");
+  require(o.save_state.empty() || prompts.size() <= 1, "--save-state saves one sequence; give one prompt");
   require(!prompts.empty() || !o.load_state.empty(), "give a prompt (--prompt-ids, --prompt or --batch) or --load-state");
 
   // Ids the tokenizer cannot print (a model vocabulary padded beyond it) are never chosen.
@@ -136,7 +138,7 @@ void run_generate(ModelT& model, const GenerateCliOptions& o, const Tokenizer* t
     s.history.insert(s.history.end(), prompts[b].begin(), prompts[b].end());
     prompt_tokens += static_cast<index_t>(prompts[b].size());
   }
-  const double prefill_s = seconds_since(start);
+  const double prefill_s = perf::seconds_since(start);
   if (prompt_tokens > 0)
     std::cerr << "samba generate: " << prompt_tokens << " prompt tokens in " << prefill_s << " s ("
               << static_cast<double>(prompt_tokens) / std::max(prefill_s, 1e-9) << " tokens/s)\n";
@@ -147,33 +149,32 @@ void run_generate(ModelT& model, const GenerateCliOptions& o, const Tokenizer* t
   const auto decode_start = std::chrono::steady_clock::now();
   index_t generated = 0;
   for (long long i = 0; i < o.max_new_tokens; ++i) {
-    std::vector<SequenceState*> live;
+    std::vector<SequenceState*> live;  // sequences whose new token is consumed this step
+    std::vector<std::size_t> index;    // their place in seqs
     std::vector<token_t> next;
-    for (Sequence& s : seqs) {
+    for (std::size_t b = 0; b < seqs.size(); ++b) {
+      Sequence& s = seqs[b];
       if (s.done) continue;
       const token_t id = sampler.next(s.logits, s.history);
       s.output.push_back(id);
       s.history.push_back(id);
       ++generated;
       if (single) printer.token(id);
-      if (id == eos) {
-        s.done = true;
-        continue;
-      }
-      // Consume the token unless nothing more is needed from it: the last one is still consumed
-      // when the state is saved, so that a resumed run continues from the state after it.
-      if (i + 1 < o.max_new_tokens || !o.save_state.empty()) live.push_back(&s.state), next.push_back(id);
+      s.done = id == eos;
+      // Consume the token unless nothing more is needed from it. When the state is saved, every
+      // printed token is consumed (an end-of-sequence one too), so a resumed run continues from
+      // the state after it.
+      if ((i + 1 < o.max_new_tokens && !s.done) || !o.save_state.empty())
+        live.push_back(&s.state), index.push_back(b), next.push_back(id);
     }
     if (live.empty()) break;
     if (live.size() == 1) {
-      Sequence& s = *std::find_if(seqs.begin(), seqs.end(), [&](const Sequence& q) { return &q.state == live[0]; });
-      s.logits = model.step(s.state, next[0]);
+      seqs[index[0]].logits = model.step(*live[0], next[0]);
     } else {
       const Tensor<float> logits = model.step(live, next);
-      for (std::size_t b = 0; b < live.size(); ++b) {
-        Sequence& s = *std::find_if(seqs.begin(), seqs.end(), [&](const Sequence& q) { return &q.state == live[b]; });
-        s.logits.assign(logits.ptr() + static_cast<index_t>(b) * logits.dim(1), logits.ptr() + static_cast<index_t>(b + 1) * logits.dim(1));
-      }
+      const index_t V = logits.dim(1);
+      for (std::size_t k = 0; k < live.size(); ++k)
+        seqs[index[k]].logits.assign(logits.ptr() + static_cast<index_t>(k) * V, logits.ptr() + static_cast<index_t>(k + 1) * V);
     }
   }
   if (single) {
@@ -190,7 +191,7 @@ void run_generate(ModelT& model, const GenerateCliOptions& o, const Tokenizer* t
       }
     }
   }
-  const double decode_s = seconds_since(decode_start);
+  const double decode_s = perf::seconds_since(decode_start);
   std::cerr << "samba generate: " << generated << " tokens in " << decode_s << " s ("
             << static_cast<double>(generated) / std::max(decode_s, 1e-9) << " tokens/s, " << seqs.size() << " sequence(s))\n";
   if (!o.save_state.empty()) {

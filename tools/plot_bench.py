@@ -34,7 +34,8 @@ def main():
               f"{peak / 1e9:.0f} GFLOP/s SGEMM ({cal['machine_sgemm_engine']})")
     for label, r in by.items():
         if "decode_weight_bytes_per_s" in r and r.get("decode_tokens_per_s", 0) > 0 and "decode" in label:
-            intensity = 2 / BYTES_PER_WEIGHT[r["dtype"]]
+            # B sequences per step: 2 FLOP per weight per sequence, the weight read once.
+            intensity = 2 * r.get("batch", 1) / BYTES_PER_WEIGHT[r["dtype"]]
             flops = r["decode_weight_bytes_per_s"] * intensity
             ax.plot(intensity, flops / 1e9, "o", label=f"{label}: {r['decode_weight_bytes_per_s'] / 1e9:.1f} GB/s")
         if "prefill" in label and r.get("prefill_flops_per_s", 0) > 0 and r["threads"] == cal["threads"]:

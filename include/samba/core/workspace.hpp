@@ -43,7 +43,8 @@ class Workspace {
     const std::size_t want = round_up(static_cast<std::size_t>(n));
     while (block_ < blocks_.size() && blocks_[block_].size - used_ < want) ++block_, used_ = 0;
     if (block_ == blocks_.size()) {
-      // Grow geometrically so that a warmed-up arena is one or two blocks.
+      // Grow geometrically: a new block is at least as large as all earlier ones together, so a
+      // warmed-up arena holds at most about twice its peak use, in a handful of blocks.
       const std::size_t size = std::max({want, capacity(), min_block_floats});
       blocks_.push_back({std::unique_ptr<float[], AlignedDelete>(static_cast<float*>(
                              ::operator new[](size * sizeof(float), std::align_val_t{alignment}))),

@@ -109,6 +109,8 @@ class Model {
   /// Runs `tokens` after whatever `state` has consumed (a prefill, or several chunks of one),
   /// `chunk_tokens()` at a time, so memory is bounded by the chunk and the window, not the prompt.
   /// Returns logits [T, V_pad] (LogitsFor::all), [1, V_pad] (last) or [0, V_pad] (none).
+  /// Bad tokens are refused before anything runs; if a forward pass throws later (e.g. out of
+  /// memory), the state may be partly advanced: discard it.
   Tensor<float> forward(SequenceState& state, std::span<const token_t> tokens, LogitsFor which = LogitsFor::all,
                         const HiddenObserver& observer = {}) const {
     check_state(state);

@@ -90,15 +90,17 @@ inline void gemv_one(const float* x, const float* x_even, const float* x_odd, co
   }
 }
 
-/// The same for int8 rows with per-row scales: 16 weights widened per vector (sign-extend, convert).
+/// `lanes` int8 weights as float32 (sign-extend, convert).
+inline fvec widen_int8(const std::int8_t* p) {
+  alignas(64) std::int32_t tmp[lanes];
+  for (std::size_t l = 0; l < lanes; ++l) tmp[l] = p[l];  // compiles to one sign-extending load
+  return xsimd::batch_cast<float>(xsimd::batch<std::int32_t>::load_aligned(tmp));
+}
+
+/// The same for int8 rows with per-row scales: 16 weights widened per vector.
 inline void gemv_one(const float* x, Q8View w, float* y, index_t in, index_t o_begin, index_t o_end, bool accumulate) {
-  using ivec = xsimd::batch<std::int32_t>;
   const index_t step = static_cast<index_t>(lanes);
-  auto widen = [](const std::int8_t* p) {
-    alignas(64) std::int32_t tmp[lanes];
-    for (std::size_t l = 0; l < lanes; ++l) tmp[l] = p[l];  // compiles to one sign-extending load
-    return xsimd::batch_cast<float>(ivec::load_aligned(tmp));
-  };
+  const auto widen = widen_int8;
   for (index_t o = o_begin; o < o_end; ++o) {
     const std::int8_t* row = w.q + o * in;
     fvec a0(0.f), a1(0.f), a2(0.f), a3(0.f);
@@ -146,14 +148,9 @@ struct RowChunksBf16 {  // lo = even elements, hi = odd elements of the chunk
 };
 struct RowChunksQ8 {
   Q8View w;
-  static fvec widen(const std::int8_t* p) {
-    alignas(64) std::int32_t tmp[lanes];
-    for (std::size_t l = 0; l < lanes; ++l) tmp[l] = p[l];
-    return xsimd::batch_cast<float>(xsimd::batch<std::int32_t>::load_aligned(tmp));
-  }
   void load(index_t row, index_t in, index_t c, fvec& lo, fvec& hi) const {
     const std::int8_t* p = w.q + row * in + 2 * c * static_cast<index_t>(lanes);
-    lo = widen(p), hi = widen(p + lanes);
+    lo = widen_int8(p), hi = widen_int8(p + lanes);
   }
   float at(index_t row, index_t in, index_t i) const { return static_cast<float>(w.q[row * in + i]); }
   float scale(index_t row) const { return w.scale[row]; }
