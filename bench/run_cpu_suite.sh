@@ -8,14 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-bench/results/cpu.jsonl}
-samba=build/bin/samba
-mkdir -p "$(dirname "$out")"
-: > "$out"
-run() {  # label, then samba bench arguments
-  local label=$1; shift
-  echo "== $label: samba bench $*" >&2
-  "$samba" bench "$@" | tail -n 1 | python3 -c 'import json,sys; d=json.loads(sys.stdin.read()); d["label"]=sys.argv[1]; print(json.dumps(d))' "$label" >> "$out"
-}
+source bench/bench_common.sh
 run samba-421m-decode-bf16    --preset samba-421m --dtype bf16 --prompt 512 --generate 64 --calibrate
 run samba-421m-prefill-f32    --preset samba-421m --dtype f32 --prompt 512 --generate 16 --calibrate
 run samba-421m-prefill-f32-1t --preset samba-421m --dtype f32 --prompt 512 --generate 0 --threads 1

@@ -9,14 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-bench/results/long-context.jsonl}
 max_baseline=${2:-131072}
-samba=build/bin/samba
-mkdir -p "$(dirname "$out")"
-: > "$out"
-run() {  # label, then samba bench arguments
-  local label=$1; shift
-  echo "== $label: samba bench $*" >&2
-  "$samba" bench "$@" | tail -n 1 | python3 -c 'import json,sys; d=json.loads(sys.stdin.read()); d["label"]=sys.argv[1]; print(json.dumps(d))' "$label" >> "$out"
-}
+source bench/bench_common.sh
 for n in 4096 8192 16384 32768 65536 131072 262144 524288 1048576; do
   run "samba-mini-$n" --preset samba-mini --prompt "$n" --generate 16
   if [ "$n" -le "$max_baseline" ]; then
