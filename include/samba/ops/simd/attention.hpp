@@ -120,7 +120,7 @@ inline void attention(const backend::Simd& be, const float* q, const float* k, c
 
   be.pool().parallel_for(s.n_kv_head * tiles_per_group, [&](index_t lo, index_t hi) {
     simd::AttentionTile tile;
-    tile.keys_t.resize(static_cast<std::size_t>(hs * kb));
+    if (tile_rows >= simd::min_rows_to_transpose) tile.keys_t.resize(static_cast<std::size_t>(hs * kb));
     tile.values.resize(static_cast<std::size_t>(kb));
     tile.scores.resize(static_cast<std::size_t>(kb));
     tile.out.resize(static_cast<std::size_t>(tile_rows * hs));
