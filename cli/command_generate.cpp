@@ -213,7 +213,7 @@ void add_generate_command(CLI::App& app) {
       "printed one line each, in order");
   cmd->add_option("--model", options->model_dir, "Checkpoint directory (config.json + model.safetensors)")->required();
   cmd->add_option("--prompt-ids", options->prompt_ids, "Prompt token ids, comma-separated (e.g. 1,2,3); repeat for a batch");
-  cmd->add_option("--prompt", options->prompts, "Prompt text (needs --tokenizer; a BOS is prepended); repeat for a batch");
+  cmd->add_option("--prompt", options->prompts, "Prompt text (needs --tokenizer; a BOS is prepended unless it continues --load-state); repeat for a batch");
   cmd->add_option("--batch", options->batch_file,
                   "File with one prompt per line (text with --tokenizer, else comma-separated ids), decoded together");
   cmd->add_option("--tokenizer", options->tokenizer, tokenizer_option_help());
