@@ -37,7 +37,7 @@ void run_logits(const ModelT& model, const LogitsOptions& o) {
   for (index_t b = 0; b < B; ++b) {
     std::vector<token_t> row(static_cast<std::size_t>(T));
     for (index_t t = 0; t < T; ++t) row[t] = static_cast<token_t>(ids.data[b * T + t]);
-    SequenceState state = model.new_state();
+    auto state = model.new_state();
     HiddenObserver observer;
     if (o.hidden)
       observer = [&](index_t block, index_t first, const float* x, index_t tokens) {

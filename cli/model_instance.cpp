@@ -12,9 +12,19 @@ template class samba::Model<samba::ModelShape{}, samba::backend::Simd, samba::q8
 namespace samba::cli {
 
 void add_backend_options(CLI::App* cmd, BackendOptions& o) {
-  cmd->add_option("--backend", o.backend, "Kernels: simd (xsimd + BLAS, threaded) or scalar (the reference)")
+#if SAMBA_HAVE_CUDA
+  cmd->add_option("--backend", o.backend,
+                  "Kernels: simd (xsimd + BLAS, threaded), scalar (the reference) or cuda (one NVIDIA GPU; f32 or bf16)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"simd", "scalar", "cuda"}));
+  cmd->add_option("--device", o.device, "CUDA device of the cuda backend")->capture_default_str()->check(CLI::NonNegativeNumber);
+#else
+  cmd->add_option("--backend", o.backend,
+                  "Kernels: simd (xsimd + BLAS, threaded) or scalar (the reference); this build has no CUDA backend "
+                  "(configure with -DSAMBA_ENABLE_CUDA=ON)")
       ->capture_default_str()
       ->check(CLI::IsMember({"simd", "scalar"}));
+#endif
   cmd->add_option("--threads", o.threads, "Threads for the simd backend (0 = the cores available)")
       ->capture_default_str()
       ->check(CLI::Range(0, 1024));
@@ -29,6 +39,13 @@ namespace {
 /// Calls make(type_tag) with the model type the options select and wraps the result.
 template <class Make>
 AnyModel make_selected(const BackendOptions& o, Make&& make) {
+#if SAMBA_HAVE_CUDA
+  if (o.backend == "cuda") {
+    require(o.dtype != "int8", "--backend cuda stores weights as f32 or bf16, not int8");
+    if (o.dtype == "bf16") return make(std::type_identity<CudaBf16Model>{}, backend::Cuda(o.device));
+    return make(std::type_identity<CudaModel>{}, backend::Cuda(o.device));
+  }
+#endif
   if (o.backend == "scalar") {
     if (o.dtype == "bf16") return make(std::type_identity<ScalarBf16Model>{}, backend::Scalar{});
     if (o.dtype == "int8") return make(std::type_identity<ScalarQ8Model>{}, backend::Scalar{});

@@ -7,6 +7,8 @@
 #include <samba/simd.hpp>
 #include <variant>
 
+#include "cuda_support.hpp"
+
 namespace samba::cli {
 
 using ScalarModel = DynamicModel<backend::Scalar, float>;
@@ -15,13 +17,19 @@ using SimdModel = DynamicModel<backend::Simd, float>;
 using SimdBf16Model = DynamicModel<backend::Simd, bf16>;
 using ScalarQ8Model = DynamicModel<backend::Scalar, q8>;
 using SimdQ8Model = DynamicModel<backend::Simd, q8>;
-using AnyModel = std::variant<ScalarModel, ScalarBf16Model, ScalarQ8Model, SimdModel, SimdBf16Model, SimdQ8Model>;
+using AnyModel = std::variant<ScalarModel, ScalarBf16Model, ScalarQ8Model, SimdModel, SimdBf16Model, SimdQ8Model
+#if SAMBA_HAVE_CUDA
+                             ,
+                             CudaModel, CudaBf16Model
+#endif
+                             >;
 
-/// --backend, --threads and --dtype, shared by the commands that run a model.
+/// --backend, --threads, --device and --dtype, shared by the commands that run a model.
 struct BackendOptions {
   std::string backend = "simd";
   int threads = 0;
   std::string dtype = "f32";
+  int device = 0;  // CUDA device
 };
 void add_backend_options(CLI::App* cmd, BackendOptions& options);
 

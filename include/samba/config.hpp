@@ -25,3 +25,9 @@
 #ifndef SAMBA_HAVE_SENTENCEPIECE
 #define SAMBA_HAVE_SENTENCEPIECE 0
 #endif
+
+// SAMBA_HAVE_CUDA: 1 where the CUDA backend (samba/backend/cuda.hpp, samba/cuda.cuh) can be used;
+// set by the samba::cuda CMake target, which exists only with -DSAMBA_ENABLE_CUDA=ON.
+#ifndef SAMBA_HAVE_CUDA
+#define SAMBA_HAVE_CUDA 0
+#endif

@@ -1,8 +1,12 @@
-// samba/backend/cuda.hpp: the CUDA backend policy (work in progress, issue 5): kernels run on one
-// GPU on the policy's stream. Ops that have a CUDA version take device pointers.
+// samba/backend/cuda.hpp: the CUDA backend policy: kernels run on one GPU, on the policy's own
+// stream, and matrix products go through cuBLAS on that stream. Copies of a policy share the
+// stream and the cuBLAS handle. Ops that have a CUDA version take device pointers.
 #pragma once
 
+#include <cublas_v2.h>
 #include <cuda_runtime.h>
+
+#include <memory>
 
 #include "samba/backend/cuda/error.hpp"
 
@@ -10,14 +14,45 @@ namespace samba::backend {
 
 class Cuda {
  public:
-  /// Uses `device` and the default stream.
-  explicit Cuda(int device = 0) : device_(device) { cuda::check(cudaSetDevice(device_), "cudaSetDevice"); }
-  int device() const { return device_; }
-  cudaStream_t stream() const { return stream_; }
+  static constexpr const char* name = "cuda";
+
+  /// Uses GPU `device`, a new stream on it and a cuBLAS handle bound to that stream.
+  explicit Cuda(int device = 0) : context_(std::make_shared<Context>(device)) {}
+
+  int device() const { return context_->device; }
+  cudaStream_t stream() const { return context_->stream; }
+  cublasHandle_t blas() const { return context_->blas; }
+  int threads() const { return 1; }  // host threads the policy uses (CLI reports)
+
+  /// Waits for the work queued on the stream; throws Error naming the failure of any of it.
+  void synchronize() const { cuda::check(cudaStreamSynchronize(stream()), "cudaStreamSynchronize"); }
 
  private:
-  int device_ = 0;
-  cudaStream_t stream_ = nullptr;
+  struct Context {
+    explicit Context(int d) : device(d) {
+      require(d >= 0 && d < cuda::device_count(), "CUDA: device ", d, " does not exist (", cuda::device_count(),
+              " CUDA device(s) visible)");
+      cuda::check(cudaSetDevice(device), "cudaSetDevice");
+      cuda::check(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), "cudaStreamCreate");
+      if (const cublasStatus_t s = cublasCreate(&blas); s != CUBLAS_STATUS_SUCCESS) {
+        cudaStreamDestroy(stream);
+        cuda::check_blas(s, "cublasCreate");
+      }
+      cuda::check_blas(cublasSetStream(blas, stream), "cublasSetStream");
+      // float32 products stay exact float32 (no TF32): CUBLAS_DEFAULT_MATH, set explicitly.
+      cuda::check_blas(cublasSetMathMode(blas, CUBLAS_DEFAULT_MATH), "cublasSetMathMode");
+    }
+    Context(const Context&) = delete;
+    Context& operator=(const Context&) = delete;
+    ~Context() {
+      cublasDestroy(blas);
+      cudaStreamDestroy(stream);
+    }
+    int device;
+    cudaStream_t stream = nullptr;
+    cublasHandle_t blas = nullptr;
+  };
+  std::shared_ptr<Context> context_;
 };
 
 }  // namespace samba::backend

@@ -34,7 +34,7 @@ class SwaLayer {
   static_assert(S.d_model >= 0 && S.n_head >= 0 && S.n_kv_head >= 0 && S.head_size >= 0,
                 "SwaLayer: extents must be positive or samba::dynamic");
   static_assert(S.window >= -1, "SwaLayer: window must be positive, -1 (full causal) or samba::dynamic");
-  static_assert(S.n_head == dynamic || S.n_kv_head == dynamic || S.n_head % S.n_kv_head == 0,
+  static_assert(S.n_head == dynamic || S.n_kv_head == dynamic || S.n_head % (S.n_kv_head == dynamic ? 1 : S.n_kv_head) == 0,
                 "SwaLayer: n_head must be a multiple of n_kv_head (query groups)");
 
  public:

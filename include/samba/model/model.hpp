@@ -72,6 +72,7 @@ class Model {
   using Attention = SwaLayer<S.attention(), Backend, W>;
   using Mlp = SwiGLU<S.mlp(), Backend, W>;
   using Norm = RMSNorm<S.d_model, Backend>;
+  using State = SequenceState;  // what one sequence carries between calls
   using backend_type = Backend;
   using weight_type = W;
   static constexpr ModelShape shape = S;

@@ -40,6 +40,16 @@ class DeviceBuffer {
     require(host.size() == count_, "DeviceBuffer: uploading ", host.size(), " values into ", count_);
     if (count_ > 0) check(cudaMemcpy(data_, host.data(), count_ * sizeof(T), cudaMemcpyHostToDevice), "cudaMemcpy (to device)");
   }
+  /// A second buffer holding the same values (a device-to-device copy).
+  DeviceBuffer clone() const {
+    DeviceBuffer copy(count_);
+    if (count_ > 0) check(cudaMemcpy(copy.data_, data_, count_ * sizeof(T), cudaMemcpyDeviceToDevice), "cudaMemcpy (device to device)");
+    return copy;
+  }
+  /// Sets every byte to zero.
+  void zero() {
+    if (count_ > 0) check(cudaMemset(data_, 0, count_ * sizeof(T)), "cudaMemset");
+  }
   void download(std::span<T> host) const {
     require(host.size() == count_, "DeviceBuffer: downloading ", count_, " values into ", host.size());
     if (count_ > 0) check(cudaMemcpy(host.data(), data_, count_ * sizeof(T), cudaMemcpyDeviceToHost), "cudaMemcpy (to host)");

@@ -1,0 +1,76 @@
+// samba/ops/cuda/causal_conv1d.cuh: Mamba's depthwise causal conv + SiLU on the GPU (SPEC.md
+// "Mamba", x = silu(b[e] + sum_k W[e,k] x[t-K+1+k, e])), for prefill and decode alike. One thread
+// per (sequence, channel) slides a K-wide window of inputs through that sequence's rows in
+// registers, starting from and leaving behind the sequence's last K-1 inputs.
+#pragma once
+
+#include "samba/backend/cuda.hpp"
+#include "samba/core/types.hpp"
+#include "samba/ops/cuda/batch.cuh"
+
+namespace samba::ops {
+
+namespace cuda_kernels {
+
+/// x rows of stride x_stride (the first E columns of in_proj's output); history [K-1, E] per
+/// sequence; w [E, K]; b [E]; y [T, E] float32, and y_cast [T, E] as A unless null.
+template <int K, class A>
+__global__ void conv_silu(const float* __restrict__ x, index_t x_stride, SegmentTable seg, StatePointers history,
+                          const float* __restrict__ w, const float* __restrict__ b, float* __restrict__ y, A* __restrict__ y_cast,
+                          index_t channels) {
+  const index_t e = static_cast<index_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  const int p = blockIdx.y;
+  if (e >= channels) return;
+  float* hist = history.at[p];
+  float window[K], weight[K];
+#pragma unroll
+  for (int k = 0; k < K; ++k) weight[k] = w[e * K + k];
+#pragma unroll
+  for (int k = 0; k < K - 1; ++k) window[k] = hist[k * channels + e];
+  const float bias = b[e];
+  for (int t = 0; t < seg.rows[p]; ++t) {
+    const index_t row = seg.row0[p] + t;
+    window[K - 1] = x[row * x_stride + e];
+    float acc = bias;
+#pragma unroll
+    for (int k = 0; k < K; ++k) acc += weight[k] * window[k];
+    const float out = silu(acc);
+    y[row * channels + e] = out;
+    if (y_cast) y_cast[row * channels + e] = store_as<A>(out);
+#pragma unroll
+    for (int k = 0; k < K - 1; ++k) window[k] = window[k + 1];
+  }
+#pragma unroll
+  for (int k = 0; k < K - 1; ++k) hist[k * channels + e] = window[k];
+}
+
+}  // namespace cuda_kernels
+
+/// Kernel widths the CUDA conv is built for.
+inline constexpr index_t cuda_conv_max_kernel = 8;
+
+/// The batched conv: see cuda_kernels::conv_silu. kernel in [2, cuda_conv_max_kernel].
+template <class A>
+void causal_conv1d_silu(const backend::Cuda& be, const float* x, index_t x_stride, const cuda_kernels::SegmentTable& seg,
+                        const cuda_kernels::StatePointers& history, const float* w, const float* b, float* y, A* y_cast,
+                        index_t channels, index_t kernel) {
+  require(kernel >= 2 && kernel <= cuda_conv_max_kernel, "causal_conv1d (CUDA): d_conv ", kernel, " is outside the supported 2..",
+          cuda_conv_max_kernel);
+  if (seg.count == 0 || channels <= 0) return;
+  const dim3 grid(static_cast<unsigned>((channels + 127) / 128), static_cast<unsigned>(seg.count)), block(128);
+  auto launch = [&](auto k) {
+    cuda_kernels::conv_silu<decltype(k)::value, A><<<grid, block, 0, be.stream()>>>(x, x_stride, seg, history, w, b, y, y_cast, channels);
+  };
+  switch (kernel) {
+    case 2: launch(std::integral_constant<int, 2>{}); break;
+    case 3: launch(std::integral_constant<int, 3>{}); break;
+    case 4: launch(std::integral_constant<int, 4>{}); break;
+    case 5: launch(std::integral_constant<int, 5>{}); break;
+    case 6: launch(std::integral_constant<int, 6>{}); break;
+    case 7: launch(std::integral_constant<int, 7>{}); break;
+    default: launch(std::integral_constant<int, 8>{}); break;
+  }
+  cuda::check_launch("conv_silu kernel launch");
+}
+
+}  // namespace samba::ops
