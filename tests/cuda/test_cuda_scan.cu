@@ -1,6 +1,6 @@
 // tests/cuda/test_cuda_scan.cu: the CUDA selective scan against the scalar reference, for full
-// sequences, chunked sequences (state carried between calls) and single decode steps, at state
-// sizes that use each kernel instantiation. Exits 77 (skipped) where there is no GPU.
+// sequences, sequences split across calls (state carried), long sequences (the chunked parallel
+// scan) and single decode steps, at state sizes that use each kernel instantiation. Exits 77 (skipped) where there is no GPU.
 #include <cmath>
 #include <cstdio>
 #include <random>
@@ -80,6 +80,9 @@ int main() {
     check_case(90, 64, 8, {90});
     check_case(90, 64, 5, {40, 50});
     check_case(33, 96, 40, {33});               // the generic instantiation
+    check_case(1000, 300, 16, {1000});          // the chunked parallel scan, a partial last chunk
+    check_case(1300, 200, 16, {300, 1000});     // chunked scans continuing a state
+    check_case(600, 96, 40, {600});             // chunked, generic instantiation
     bool refused = false;
     try {
       ops::selective_scan(backend::Cuda{}, nullptr, nullptr, nullptr, nullptr, nullptr, 0, nullptr, nullptr, nullptr, nullptr, 1, 1, 65);

@@ -305,7 +305,13 @@ void Model<S, backend::Cuda, W>::forward_chunk(std::span<const ChunkPart> parts,
   const std::size_t o_xz = mamba.take<float>(T * 2 * E), o_xc = mamba.take<float>(T * E), o_xc_a = mamba.take<A>(T * E);
   const std::size_t o_dbc = mamba.take<float>(T * proj), o_dt_low = mamba.take<A>(T * R), o_dt = mamba.take<float>(T * E);
   const std::size_t o_y = mamba.take<A>(T * E);
+  const std::size_t o_scan = mamba.take<float>(static_cast<index_t>(ops::scan_scratch_floats(seg, E, N)));
+  std::size_t attention_scratch = 0;  // the decode kernel's partial results, for the widest window
+  for (const auto& a : w.attentions)
+    attention_scratch = std::max(attention_scratch, ops::attention_scratch_floats(seg, max_rows, T, {static_cast<int>(H), static_cast<int>(G),
+                                                                                                   static_cast<int>(hs), static_cast<int>(a.window)}));
   const std::size_t o_qkv = attention.take<float>(T * qkv_width), o_att = attention.take<A>(T * H * hs);
+  const std::size_t o_att_scratch = attention.take<float>(static_cast<index_t>(attention_scratch));
   const std::size_t o_gate_up = mlp.take<float>(T * 2 * I), o_hidden = mlp.take<A>(T * I);
   const std::size_t need = std::max({mamba.bytes(), attention.bytes(), mlp.bytes()});
   cuda::DeviceBuffer<std::byte>& scratch = parts.front().state->scratch;
@@ -352,7 +358,8 @@ void Model<S, backend::Cuda, W>::forward_chunk(std::span<const ChunkPart> parts,
           ops::cast_rows(be, dbc, proj, dt_low, T, R);
           ops::linear(be, dt_low, R, m.dt_proj.data(), dt, E, T, R, E);
         }
-        ops::selective_scan(be, xc, dt, m.dt_bias.data(), m.a.data(), dbc + R, dbc + R + N, proj, m.d.data(), xz + E, 2 * E, seg, ssm, y, E, N);
+        ops::selective_scan(be, {xc, dt, m.dt_bias.data(), m.a.data(), dbc + R, dbc + R + N, proj, m.d.data(), xz + E, 2 * E}, seg, ssm, y, E,
+                            N, at<float>(scratch, o_scan));
         ops::linear(be, y, E, m.out_proj.data(), out, D, T, E, D);
         break;
       }
@@ -369,7 +376,7 @@ void Model<S, backend::Cuda, W>::forward_chunk(std::span<const ChunkPart> parts,
         ops::linear(be, normed, D, a.qkv.data(), qkv, qkv_width, T, D, qkv_width);
         if (c.attention.rope_dims > 0)
           ops::rope_qk(be, qkv, seg, T, G, H / G, hs, c.attention.rope_dims, c.attention.rope_base, c.attention.position_scale);
-        ops::swa_forward(be, qkv, seg, max_rows, kv, geo, att);
+        ops::swa_forward(be, qkv, seg, max_rows, kv, geo, att, at<float>(scratch, o_att_scratch));
         ops::kv_append(be, qkv, seg, max_rows, kv, geo);
         ops::linear(be, att, H * hs, a.proj.data(), out, D, T, H * hs, D);
         break;

@@ -6,7 +6,9 @@
 // of a group read their KV head in place (no copies).
 #pragma once
 
+#include <algorithm>
 #include <cmath>
+#include <type_traits>
 
 #include "samba/backend/cuda.hpp"
 #include "samba/core/types.hpp"
@@ -26,6 +28,35 @@ struct AttentionGeometry {
   int window;  // keys per query, itself included; -1 = full causal
 };
 
+/// Where key j (and its value) of one KV head lives: the chunk's own qkv rows for j >= first, else
+/// the cache slot (a ring of `window` slots, or slot j for full attention).
+struct KeyRows {
+  const float* qkv;     // the chunk's rows, at this head's key columns
+  index_t width;        // floats per qkv row
+  const float* keys;    // the cache's rows of this KV head
+  const float* values;
+  long long first;      // position of the chunk's first row
+  int window, head_size;
+
+  __device__ __forceinline__ void find(long long j, const float*& k, const float*& v) const {
+    if (j >= first) {
+      k = qkv + (j - first) * width, v = k + head_size;
+    } else {
+      const long long slot = window > 0 ? j % window : j;
+      k = keys + slot * head_size, v = values + slot * head_size;
+    }
+  }
+};
+
+__device__ __forceinline__ KeyRows key_rows(const float* qkv, const SegmentTable& seg, const KvPointers& kv, const AttentionGeometry& geo,
+                                            int p, int g) {
+  const int q_per_kv = geo.n_head / geo.n_kv_head, hs = geo.head_size;
+  const index_t width = static_cast<index_t>(geo.n_kv_head) * (q_per_kv + 2) * hs;
+  const long long slots = kv.slots[p];
+  return {qkv + seg.row0[p] * width + (g * (q_per_kv + 2) + q_per_kv) * hs, width, kv.keys[p] + g * slots * hs,
+          kv.values[p] + g * slots * hs, seg.position[p], geo.window, hs};
+}
+
 /// grid (query tiles, heads, sequences). qkv rows [G, q_per_kv + 2, hs]; y [T, H, hs] as A.
 /// Four threads share a query row: each scores a quarter of the key tile and accumulates a quarter
 /// of the output dimensions (MaxHs / 4 in registers).
@@ -41,13 +72,14 @@ __global__ void __launch_bounds__(attention_threads) swa_forward(const float* __
   float* ps = vs + Bc * ld;     // [Br, Bc] probabilities of the tile
   const int p = blockIdx.z, h = blockIdx.y, tile0 = blockIdx.x * Br, rows = seg.rows[p];
   if (tile0 >= rows) return;
+  __shared__ const float* tile_k[Bc];
+  __shared__ const float* tile_v[Bc];
   const int q_per_kv = geo.n_head / geo.n_kv_head, g = h / q_per_kv;
   const index_t width = static_cast<index_t>(geo.n_kv_head) * (q_per_kv + 2) * hs;  // floats per qkv row
-  const int q_off = (g * (q_per_kv + 2) + h % q_per_kv) * hs, k_off = (g * (q_per_kv + 2) + q_per_kv) * hs, v_off = k_off + hs;
+  const int q_off = (g * (q_per_kv + 2) + h % q_per_kv) * hs;
   const index_t row0 = seg.row0[p];
-  const long long first = seg.position[p], slots = kv.slots[p];
-  const float* keys = kv.keys[p] + g * slots * hs;
-  const float* values = kv.values[p] + g * slots * hs;
+  const long long first = seg.position[p];
+  const KeyRows source = key_rows(qkv, seg, kv, geo, p, g);
 
   for (int i = threadIdx.x; i < Br * hs; i += blockDim.x) {
     const int r = i / hs, dd = i % hs;
@@ -66,20 +98,15 @@ __global__ void __launch_bounds__(attention_threads) swa_forward(const float* __
   float m = -INFINITY, l = 0.0f;
   for (long long j0 = pos_lo; j0 <= pos_hi; j0 += Bc) {
     __syncthreads();  // the previous tile is consumed (and the queries are staged)
-    for (int i = threadIdx.x; i < Bc * hs; i += blockDim.x) {
-      const int c = i / hs, dd = i % hs;
-      const long long j = j0 + c;
-      float kv_k = 0.0f, kv_v = 0.0f;
-      if (j <= pos_hi) {
-        if (j >= first) {
-          const float* src = qkv + (row0 + (j - first)) * width;
-          kv_k = src[k_off + dd], kv_v = src[v_off + dd];
-        } else {
-          const long long at = (geo.window > 0 ? j % geo.window : j) * hs + dd;
-          kv_k = keys[at], kv_v = values[at];
-        }
-      }
-      ks[c * ld + dd] = kv_k, vs[c * ld + dd] = kv_v;
+    if (threadIdx.x < Bc) {
+      const long long j = j0 + threadIdx.x;
+      if (j <= pos_hi) source.find(j, tile_k[threadIdx.x], tile_v[threadIdx.x]);
+      else tile_k[threadIdx.x] = tile_v[threadIdx.x] = nullptr;
+    }
+    __syncthreads();
+    for (int c = threadIdx.x >> 5; c < Bc; c += blockDim.x >> 5) {  // a warp per key, lanes over its dims
+      const float *kr = tile_k[c], *vr = tile_v[c];
+      for (int dd = threadIdx.x & 31; dd < hs; dd += 32) ks[c * ld + dd] = kr ? kr[dd] : 0.0f, vs[c * ld + dd] = vr ? vr[dd] : 0.0f;
     }
     __syncthreads();
     float s[Bc / 4];
@@ -132,6 +159,284 @@ __global__ void __launch_bounds__(attention_threads) swa_forward(const float* __
   }
 }
 
+/// Tensor-core variant for bf16 models (head sizes 64 and 128), FlashAttention-2 style: 64 queries
+/// of one head per block, 16 per warp. S = Q K^T and O += P V are mma.sync m16n8k16 bf16 products
+/// with float32 accumulators whose fragment layout (PTX ISA, "Matrix fragments for mma.m16n8k16")
+/// lets the online softmax, the rescaling of O and the conversion of S into P's operand happen in
+/// registers. K (row-major) and V (transposed) tiles of 64 keys are staged in shared memory as bf16.
+inline constexpr int tc_rows = 64, tc_keys = 64, tc_threads = 128;
+
+template <int Hs>
+struct TcLayout {
+  static constexpr int ld_k = Hs + 8;       // bf16 per K row (keys x dims)
+  static constexpr int ld_v = tc_keys + 8;  // bf16 per V^T row (dims x keys)
+  static constexpr std::size_t bytes = sizeof(__nv_bfloat16) * (tc_keys * ld_k + Hs * ld_v);
+};
+
+__device__ __forceinline__ unsigned pack_bf16(float lo, float hi) {
+  const __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);  // .x = lo (low 16 bits)
+  return *reinterpret_cast<const unsigned*>(&v);
+}
+
+/// d += a b: a 16x16 (row), b 16x8 (col), bf16 in, float32 accumulate.
+__device__ __forceinline__ void mma_bf16(float (&d)[4], const unsigned (&a)[4], unsigned b0, unsigned b1) {
+  asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+               : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+               : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
+template <int Hs>
+__global__ void __launch_bounds__(tc_threads) swa_forward_tc(const float* __restrict__ qkv, SegmentTable seg, KvPointers kv,
+                                                             AttentionGeometry geo, float scale, bf16* __restrict__ y) {
+  using L = TcLayout<Hs>;
+  constexpr int KSteps = Hs / 16, KeyTiles = tc_keys / 8, DimTiles = Hs / 8;
+  constexpr float log2e = 1.4426950408889634f;
+  extern __shared__ __align__(16) unsigned char tc_smem[];
+  auto* ks = reinterpret_cast<__nv_bfloat16*>(tc_smem);  // [tc_keys, ld_k]
+  auto* vt = ks + tc_keys * L::ld_k;                     // [Hs, ld_v]
+  __shared__ const float* tile_k[tc_keys];
+  __shared__ const float* tile_v[tc_keys];
+
+  const int p = blockIdx.z, h = blockIdx.y, tile0 = blockIdx.x * tc_rows, rows = seg.rows[p];
+  if (tile0 >= rows) return;
+  const int q_per_kv = geo.n_head / geo.n_kv_head, g = h / q_per_kv;
+  const index_t width = static_cast<index_t>(geo.n_kv_head) * (q_per_kv + 2) * Hs;
+  const index_t row0 = seg.row0[p];
+  const long long first = seg.position[p];
+  const KeyRows source = key_rows(qkv, seg, kv, geo, p, g);
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, group = lane >> 2, tig = lane & 3;
+
+  // This thread's query rows (the warp's rows group and group + 8) and its Q fragments, scaled by
+  // 1/sqrt(hs) * log2(e) so that the softmax runs on exp2.
+  const int r_lo = tile0 + warp * 16 + group, r_hi = r_lo + 8;
+  unsigned qa[KSteps][4];
+  {
+    const float* q_base = qkv + (g * (q_per_kv + 2) + h % q_per_kv) * Hs;
+    const float f = scale * log2e;
+    auto q_at = [&](int r, int d) { return r < rows ? q_base[(row0 + r) * width + d] * f : 0.0f; };
+#pragma unroll
+    for (int kk = 0; kk < KSteps; ++kk) {
+      const int d = kk * 16 + 2 * tig;
+      qa[kk][0] = pack_bf16(q_at(r_lo, d), q_at(r_lo, d + 1));
+      qa[kk][1] = pack_bf16(q_at(r_hi, d), q_at(r_hi, d + 1));
+      qa[kk][2] = pack_bf16(q_at(r_lo, d + 8), q_at(r_lo, d + 9));
+      qa[kk][3] = pack_bf16(q_at(r_hi, d + 8), q_at(r_hi, d + 9));
+    }
+  }
+  const long long pos_lo_row = first + r_lo, pos_hi_row = first + r_hi;
+  float o[DimTiles][4];
+#pragma unroll
+  for (int n = 0; n < DimTiles; ++n) o[n][0] = o[n][1] = o[n][2] = o[n][3] = 0.0f;
+  float m_lo = -INFINITY, m_hi = -INFINITY, l_lo = 0.0f, l_hi = 0.0f;  // l: this thread's share of the row sums
+
+  const long long pos_hi = first + min(rows, tile0 + tc_rows) - 1;
+  long long pos_lo = geo.window > 0 ? first + tile0 - geo.window + 1 : 0;
+  if (pos_lo < 0) pos_lo = 0;
+  for (long long j0 = pos_lo; j0 <= pos_hi; j0 += tc_keys) {
+    __syncthreads();  // the previous tile is consumed
+    if (threadIdx.x < tc_keys) {
+      const long long j = j0 + threadIdx.x;
+      if (j <= pos_hi) source.find(j, tile_k[threadIdx.x], tile_v[threadIdx.x]);
+      else tile_k[threadIdx.x] = tile_v[threadIdx.x] = nullptr;
+    }
+    __syncthreads();
+    for (int i = threadIdx.x; i < tc_keys * Hs / 4; i += tc_threads) {  // 16-byte loads, 4 dims each
+      const int c = i / (Hs / 4), d = 4 * (i % (Hs / 4));
+      const float4 zero = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+      const float4 kk = tile_k[c] ? *reinterpret_cast<const float4*>(tile_k[c] + d) : zero;
+      const float4 vv = tile_v[c] ? *reinterpret_cast<const float4*>(tile_v[c] + d) : zero;
+      *reinterpret_cast<uint2*>(ks + c * L::ld_k + d) = make_uint2(pack_bf16(kk.x, kk.y), pack_bf16(kk.z, kk.w));
+      vt[(d + 0) * L::ld_v + c] = __float2bfloat16_rn(vv.x), vt[(d + 1) * L::ld_v + c] = __float2bfloat16_rn(vv.y);
+      vt[(d + 2) * L::ld_v + c] = __float2bfloat16_rn(vv.z), vt[(d + 3) * L::ld_v + c] = __float2bfloat16_rn(vv.w);
+    }
+    __syncthreads();
+
+    // S = Q K^T: 16 rows x 64 keys per warp, as 8 accumulator tiles of 8 keys.
+    float sc[KeyTiles][4];
+#pragma unroll
+    for (int n = 0; n < KeyTiles; ++n) {
+      sc[n][0] = sc[n][1] = sc[n][2] = sc[n][3] = 0.0f;
+      const __nv_bfloat16* krow = ks + (n * 8 + group) * L::ld_k + 2 * tig;
+#pragma unroll
+      for (int kk = 0; kk < KSteps; ++kk)
+        mma_bf16(sc[n], qa[kk], *reinterpret_cast<const unsigned*>(krow + kk * 16), *reinterpret_cast<const unsigned*>(krow + kk * 16 + 8));
+    }
+    // Mask (causal, window, tile end), then the online softmax of both rows.
+    float max_lo = -INFINITY, max_hi = -INFINITY;
+#pragma unroll
+    for (int n = 0; n < KeyTiles; ++n)
+#pragma unroll
+      for (int i = 0; i < 4; ++i) {
+        const long long j = j0 + n * 8 + 2 * tig + (i & 1);
+        const long long pos = i < 2 ? pos_lo_row : pos_hi_row;
+        const bool visible = j <= pos && (geo.window <= 0 || j > pos - geo.window);
+        sc[n][i] = visible ? sc[n][i] : -INFINITY;
+        if (i < 2) max_lo = fmaxf(max_lo, sc[n][i]);
+        else max_hi = fmaxf(max_hi, sc[n][i]);
+      }
+#pragma unroll
+    for (int off = 1; off <= 2; off <<= 1) {
+      max_lo = fmaxf(max_lo, __shfl_xor_sync(0xffffffffu, max_lo, off));
+      max_hi = fmaxf(max_hi, __shfl_xor_sync(0xffffffffu, max_hi, off));
+    }
+    const float new_lo = fmaxf(m_lo, max_lo), new_hi = fmaxf(m_hi, max_hi);
+    const float corr_lo = new_lo == -INFINITY ? 1.0f : exp2f(m_lo - new_lo);
+    const float corr_hi = new_hi == -INFINITY ? 1.0f : exp2f(m_hi - new_hi);
+    m_lo = new_lo, m_hi = new_hi;
+    float sum_lo = 0.0f, sum_hi = 0.0f;
+#pragma unroll
+    for (int n = 0; n < KeyTiles; ++n)
+#pragma unroll
+      for (int i = 0; i < 4; ++i) {
+        const float m = i < 2 ? m_lo : m_hi;
+        const float e = sc[n][i] == -INFINITY ? 0.0f : exp2f(sc[n][i] - m);
+        sc[n][i] = e;
+        if (i < 2) sum_lo += e;
+        else sum_hi += e;
+      }
+    l_lo = l_lo * corr_lo + sum_lo, l_hi = l_hi * corr_hi + sum_hi;
+#pragma unroll
+    for (int n = 0; n < DimTiles; ++n) o[n][0] *= corr_lo, o[n][1] *= corr_lo, o[n][2] *= corr_hi, o[n][3] *= corr_hi;
+    // O += P V: P's A fragments are the S accumulators of two adjacent key tiles.
+#pragma unroll
+    for (int kc = 0; kc < tc_keys / 16; ++kc) {
+      const unsigned pa[4] = {pack_bf16(sc[2 * kc][0], sc[2 * kc][1]), pack_bf16(sc[2 * kc][2], sc[2 * kc][3]),
+                              pack_bf16(sc[2 * kc + 1][0], sc[2 * kc + 1][1]), pack_bf16(sc[2 * kc + 1][2], sc[2 * kc + 1][3])};
+#pragma unroll
+      for (int n = 0; n < DimTiles; ++n) {
+        const __nv_bfloat16* vrow = vt + (n * 8 + group) * L::ld_v + kc * 16 + 2 * tig;
+        mma_bf16(o[n], pa, *reinterpret_cast<const unsigned*>(vrow), *reinterpret_cast<const unsigned*>(vrow + 8));
+      }
+    }
+  }
+#pragma unroll
+  for (int off = 1; off <= 2; off <<= 1) {
+    l_lo += __shfl_xor_sync(0xffffffffu, l_lo, off);
+    l_hi += __shfl_xor_sync(0xffffffffu, l_hi, off);
+  }
+  const float inv_lo = 1.0f / l_lo, inv_hi = 1.0f / l_hi;
+#pragma unroll
+  for (int n = 0; n < DimTiles; ++n) {
+    const int d = n * 8 + 2 * tig;
+    if (r_lo < rows) {
+      bf16* out = y + ((row0 + r_lo) * geo.n_head + h) * Hs + d;
+      out[0] = store_as<bf16>(o[n][0] * inv_lo), out[1] = store_as<bf16>(o[n][1] * inv_lo);
+    }
+    if (r_hi < rows) {
+      bf16* out = y + ((row0 + r_hi) * geo.n_head + h) * Hs + d;
+      out[0] = store_as<bf16>(o[n][2] * inv_hi), out[1] = store_as<bf16>(o[n][3] * inv_hi);
+    }
+  }
+}
+
+/// Keys a block of the split-key kernel scores (decode rows).
+inline constexpr int split_keys = 128;
+inline constexpr int split_threads = 128;
+
+/// grid (key splits, heads, stacked rows): one query row of one head against split_keys of its
+/// keys (flash-decoding): each warp scores keys in turn (lanes over the head's dims) with its own
+/// online softmax; the block merges its warps and writes (max, sum, o[hs]) for merge_splits.
+/// partial [T, H, splits, hs + 2].
+template <int MaxHs>
+__global__ void __launch_bounds__(split_threads) attend_split(const float* __restrict__ qkv, SegmentTable seg, KvPointers kv,
+                                                              AttentionGeometry geo, float scale, float* __restrict__ partial, int splits) {
+  constexpr int Dpl = MaxHs / 32, Warps = split_threads / 32;
+  __shared__ float warp_max[Warps], warp_sum[Warps], warp_out[Warps][MaxHs];
+  const int split = blockIdx.x, h = blockIdx.y, row = blockIdx.z, lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  int p = 0;
+  while (p + 1 < seg.count && row >= seg.row0[p + 1]) ++p;
+  const int hs = geo.head_size, q_per_kv = geo.n_head / geo.n_kv_head, g = h / q_per_kv;
+  const KeyRows source = key_rows(qkv, seg, kv, geo, p, g);
+  const long long pos = seg.position[p] + (row - seg.row0[p]);
+  long long lo = geo.window > 0 ? pos - geo.window + 1 : 0;
+  if (lo < 0) lo = 0;
+  const long long begin = lo + static_cast<long long>(split) * split_keys;
+  const long long end = min(pos + 1, begin + split_keys);
+  const float* q_row = qkv + static_cast<index_t>(row) * source.width + (g * (q_per_kv + 2) + h % q_per_kv) * hs;
+  float q[Dpl], o[Dpl];
+#pragma unroll
+  for (int k = 0; k < Dpl; ++k) {
+    const int d = lane + 32 * k;
+    q[k] = d < hs ? q_row[d] * scale : 0.0f;
+    o[k] = 0.0f;
+  }
+  float m = -INFINITY, l = 0.0f;
+  constexpr int Batch = 4;  // keys a warp scores at once, so that their loads overlap
+  for (long long j = begin + warp; j < end; j += Warps * Batch) {
+    const float *kr[Batch], *vr[Batch];
+    float dot[Batch];
+#pragma unroll
+    for (int b = 0; b < Batch; ++b) {
+      const long long jb = j + b * Warps;
+      dot[b] = 0.0f;
+      if (jb < end) source.find(jb, kr[b], vr[b]);
+      else kr[b] = vr[b] = nullptr;
+    }
+#pragma unroll
+    for (int b = 0; b < Batch; ++b)
+#pragma unroll
+      for (int k = 0; k < Dpl; ++k)
+        if (kr[b] && lane + 32 * k < hs) dot[b] += q[k] * kr[b][lane + 32 * k];
+    float top = m;
+#pragma unroll
+    for (int b = 0; b < Batch; ++b) {
+      for (int off = 16; off > 0; off >>= 1) dot[b] += __shfl_xor_sync(0xffffffffu, dot[b], off);
+      if (kr[b]) top = fmaxf(top, dot[b]);
+    }
+    const float correction = expf(m - top);
+    l *= correction;
+#pragma unroll
+    for (int k = 0; k < Dpl; ++k) o[k] *= correction;
+#pragma unroll
+    for (int b = 0; b < Batch; ++b) {
+      if (!kr[b]) continue;
+      const float e = expf(dot[b] - top);
+      l += e;
+#pragma unroll
+      for (int k = 0; k < Dpl; ++k)
+        if (lane + 32 * k < hs) o[k] += e * vr[b][lane + 32 * k];
+    }
+    m = top;
+  }
+  if (lane == 0) warp_max[warp] = m, warp_sum[warp] = l;
+#pragma unroll
+  for (int k = 0; k < Dpl; ++k) warp_out[warp][lane + 32 * k] = o[k];
+  __syncthreads();
+  float top = -INFINITY;
+  for (int w = 0; w < Warps; ++w) top = fmaxf(top, warp_max[w]);
+  float* out = partial + ((static_cast<index_t>(row) * geo.n_head + h) * splits + split) * (hs + 2);
+  for (int d = threadIdx.x; d < hs; d += split_threads) {
+    float acc = 0.0f;
+    for (int w = 0; w < Warps; ++w)
+      if (warp_max[w] != -INFINITY) acc += warp_out[w][d] * expf(warp_max[w] - top);
+    out[2 + d] = acc;
+  }
+  if (threadIdx.x == 0) {
+    float total = 0.0f;
+    for (int w = 0; w < Warps; ++w)
+      if (warp_max[w] != -INFINITY) total += warp_sum[w] * expf(warp_max[w] - top);
+    out[0] = top, out[1] = total;
+  }
+}
+
+/// grid (heads, stacked rows): merges a row's key splits (softmax-weighted) into y [T, H, hs] as A.
+template <class A>
+__global__ void merge_splits(const float* __restrict__ partial, int splits, AttentionGeometry geo, A* __restrict__ y) {
+  const int h = blockIdx.x, row = blockIdx.y, hs = geo.head_size;
+  const float* in = partial + (static_cast<index_t>(row) * geo.n_head + h) * splits * (hs + 2);
+  float top = -INFINITY;
+  for (int s = 0; s < splits; ++s) top = fmaxf(top, in[s * (hs + 2)]);
+  float total = 0.0f;
+  for (int s = 0; s < splits; ++s)
+    if (in[s * (hs + 2)] != -INFINITY) total += in[s * (hs + 2) + 1] * expf(in[s * (hs + 2)] - top);
+  for (int d = threadIdx.x; d < hs; d += blockDim.x) {
+    float acc = 0.0f;
+    for (int s = 0; s < splits; ++s)
+      if (in[s * (hs + 2)] != -INFINITY) acc += in[s * (hs + 2) + 2 + d] * expf(in[s * (hs + 2)] - top);
+    y[(static_cast<index_t>(row) * geo.n_head + h) * hs + d] = store_as<A>(acc / total);
+  }
+}
+
 /// grid (rows of the longest sequence, sequences): writes each sequence's keys and values (the
 /// chunk's rows that stay in the window) into its cache.
 __global__ void kv_append(const float* __restrict__ qkv, SegmentTable seg, KvPointers kv, AttentionGeometry geo) {
@@ -154,20 +459,76 @@ __global__ void kv_append(const float* __restrict__ qkv, SegmentTable seg, KvPoi
 /// Head sizes the CUDA attention is built for.
 inline constexpr index_t cuda_attention_max_head_size = 256;
 
+/// Rows per sequence below which a chunk takes the split-key (decode) kernel.
+inline constexpr int cuda_attention_split_below = 16;
+
+/// Key splits of the decode kernel: enough for the longest row's keys.
+inline int attention_splits(const cuda_kernels::SegmentTable& seg, const cuda_kernels::AttentionGeometry& geo) {
+  long long keys = 1;
+  for (int p = 0; p < seg.count; ++p) {
+    const long long newest = seg.position[p] + seg.rows[p];  // keys of the last row
+    keys = std::max(keys, geo.window > 0 ? std::min<long long>(newest, geo.window) : newest);
+  }
+  return static_cast<int>((keys + cuda_kernels::split_keys - 1) / cuda_kernels::split_keys);
+}
+
+/// Floats of scratch swa_forward needs for these rows (the decode kernel's partial results; 0 else).
+inline std::size_t attention_scratch_floats(const cuda_kernels::SegmentTable& seg, int max_rows, index_t total_rows,
+                                            const cuda_kernels::AttentionGeometry& geo) {
+  if (max_rows >= cuda_attention_split_below) return 0;
+  return static_cast<std::size_t>(total_rows) * geo.n_head * attention_splits(seg, geo) * (geo.head_size + 2);
+}
+
 /// Attention of every stacked sequence's rows (queries and keys already rotated): y [T, H, hs] as A.
-/// The caches are read, not written; call kv_append afterwards.
+/// The caches are read, not written; call kv_append afterwards. `scratch` holds
+/// attention_scratch_floats(...) floats.
 template <class A>
 void swa_forward(const backend::Cuda& be, const float* qkv, const cuda_kernels::SegmentTable& seg, int max_rows,
-                 const cuda_kernels::KvPointers& kv, const cuda_kernels::AttentionGeometry& geo, A* y) {
+                 const cuda_kernels::KvPointers& kv, const cuda_kernels::AttentionGeometry& geo, A* y, float* scratch) {
   using namespace cuda_kernels;
   require(geo.head_size >= 1 && geo.head_size <= cuda_attention_max_head_size, "attention (CUDA): head size ", geo.head_size,
           " is outside the supported 1..", cuda_attention_max_head_size);
   if (seg.count == 0 || max_rows <= 0) return;
+  const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(geo.head_size)));
+  if (max_rows < cuda_attention_split_below) {
+    const int splits = attention_splits(seg, geo);
+    const int total_rows = seg.row0[seg.count - 1] + seg.rows[seg.count - 1];
+    const dim3 grid(static_cast<unsigned>(splits), static_cast<unsigned>(geo.n_head), static_cast<unsigned>(total_rows));
+    auto launch = [&](auto max_hs) {
+      attend_split<decltype(max_hs)::value><<<grid, split_threads, 0, be.stream()>>>(qkv, seg, kv, geo, scale, scratch, splits);
+    };
+    if (geo.head_size <= 32) launch(std::integral_constant<int, 32>{});
+    else if (geo.head_size <= 64) launch(std::integral_constant<int, 64>{});
+    else if (geo.head_size <= 128) launch(std::integral_constant<int, 128>{});
+    else launch(std::integral_constant<int, 256>{});
+    cuda::check_launch("attend_split kernel launch");
+    merge_splits<<<dim3(static_cast<unsigned>(geo.n_head), static_cast<unsigned>(total_rows)), 128, 0, be.stream()>>>(scratch, splits, geo, y);
+    cuda::check_launch("merge_splits kernel launch");
+    return;
+  }
+  if constexpr (std::is_same_v<A, bf16>) {
+    // Prefill-sized chunks of bf16 models run on the tensor cores.
+    if (geo.head_size == 64 || geo.head_size == 128) {
+      const dim3 grid(static_cast<unsigned>((max_rows + tc_rows - 1) / tc_rows), static_cast<unsigned>(geo.n_head),
+                      static_cast<unsigned>(seg.count));
+      auto launch = [&](auto hs) {
+        constexpr int Hs = decltype(hs)::value;
+        auto kernel = swa_forward_tc<Hs>;
+        constexpr int shared = static_cast<int>(TcLayout<Hs>::bytes);
+        cuda::check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, shared),
+                    "cudaFuncSetAttribute (tensor-core attention shared memory)");
+        kernel<<<grid, tc_threads, shared, be.stream()>>>(qkv, seg, kv, geo, scale, y);
+      };
+      if (geo.head_size == 64) launch(std::integral_constant<int, 64>{});
+      else launch(std::integral_constant<int, 128>{});
+      cuda::check_launch("swa_forward_tc kernel launch");
+      return;
+    }
+  }
   const dim3 grid(static_cast<unsigned>((max_rows + attention_rows - 1) / attention_rows), static_cast<unsigned>(geo.n_head),
                   static_cast<unsigned>(seg.count));
   const int ld = geo.head_size + 1;
   const std::size_t shared = (static_cast<std::size_t>(attention_rows + 2 * attention_keys) * ld + attention_rows * attention_keys) * sizeof(float);
-  const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(geo.head_size)));
   auto launch = [&](auto max_hs) {
     auto kernel = swa_forward<decltype(max_hs)::value, A>;
     cuda::check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(shared)),

@@ -1,7 +1,7 @@
 // samba/ops/cuda/causal_conv1d.cuh: Mamba's depthwise causal conv + SiLU on the GPU (SPEC.md
-// "Mamba", x = silu(b[e] + sum_k W[e,k] x[t-K+1+k, e])), for prefill and decode alike. One thread
-// per (sequence, channel) slides a K-wide window of inputs through that sequence's rows in
-// registers, starting from and leaving behind the sequence's last K-1 inputs.
+// "Mamba", x = silu(b[e] + sum_k W[e,k] x[t-K+1+k, e])), for prefill and decode alike: the conv
+// runs in parallel over channels and chunks of rows, then a second kernel moves each sequence's
+// history (its last K-1 inputs) forward.
 #pragma once
 
 #include "samba/backend/cuda.hpp"
@@ -12,24 +12,34 @@ namespace samba::ops {
 
 namespace cuda_kernels {
 
-/// x rows of stride x_stride (the first E columns of in_proj's output); history [K-1, E] per
-/// sequence; w [E, K]; b [E]; y [T, E] float32, and y_cast [T, E] as A unless null.
+inline constexpr int conv_rows_per_thread = 64;
+
+/// grid (channel blocks, row chunks, sequences): one thread per (channel, chunk of
+/// conv_rows_per_thread rows) slides a K-wide window of inputs through its rows in registers,
+/// starting from the rows before its chunk (or the sequence's history). x rows of stride x_stride
+/// (the first E columns of in_proj's output); history [K-1, E] per sequence (read only here);
+/// w [E, K]; b [E]; y [T, E] float32, and y_cast [T, E] as A unless null.
 template <int K, class A>
 __global__ void conv_silu(const float* __restrict__ x, index_t x_stride, SegmentTable seg, StatePointers history,
                           const float* __restrict__ w, const float* __restrict__ b, float* __restrict__ y, A* __restrict__ y_cast,
                           index_t channels) {
   const index_t e = static_cast<index_t>(blockIdx.x) * blockDim.x + threadIdx.x;
-  const int p = blockIdx.y;
-  if (e >= channels) return;
-  float* hist = history.at[p];
+  const int p = blockIdx.z, t0 = blockIdx.y * conv_rows_per_thread, rows = seg.rows[p];
+  if (e >= channels || t0 >= rows) return;
+  const float* hist = history.at[p];
+  const index_t row0 = seg.row0[p];
   float window[K], weight[K];
 #pragma unroll
   for (int k = 0; k < K; ++k) weight[k] = w[e * K + k];
 #pragma unroll
-  for (int k = 0; k < K - 1; ++k) window[k] = hist[k * channels + e];
+  for (int k = 0; k < K - 1; ++k) {
+    const int t = t0 - (K - 1) + k;  // the input K-1-k rows before the chunk
+    window[k] = t >= 0 ? x[(row0 + t) * x_stride + e] : hist[(K - 1 + t) * channels + e];
+  }
   const float bias = b[e];
-  for (int t = 0; t < seg.rows[p]; ++t) {
-    const index_t row = seg.row0[p] + t;
+  const int t_end = min(rows, t0 + conv_rows_per_thread);
+  for (int t = t0; t < t_end; ++t) {
+    const index_t row = row0 + t;
     window[K - 1] = x[row * x_stride + e];
     float acc = bias;
 #pragma unroll
@@ -40,8 +50,21 @@ __global__ void conv_silu(const float* __restrict__ x, index_t x_stride, Segment
 #pragma unroll
     for (int k = 0; k < K - 1; ++k) window[k] = window[k + 1];
   }
-#pragma unroll
-  for (int k = 0; k < K - 1; ++k) hist[k * channels + e] = window[k];
+}
+
+/// grid (channel blocks, sequences), after conv_silu: history [K-1, E] becomes the last K-1
+/// inputs of (history ++ the sequence's rows). In place: slot i reads slot rows + i >= i, which
+/// ascending i has not yet overwritten.
+__global__ void conv_history(const float* __restrict__ x, index_t x_stride, SegmentTable seg, StatePointers history, index_t channels,
+                             int kernel) {
+  const index_t e = static_cast<index_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  const int p = blockIdx.y, rows = seg.rows[p];
+  if (e >= channels) return;
+  float* hist = history.at[p];
+  for (int i = 0; i < kernel - 1; ++i) {
+    const int t = rows - (kernel - 1) + i;
+    hist[i * channels + e] = t >= 0 ? x[(seg.row0[p] + t) * x_stride + e] : hist[(kernel - 1 + t) * channels + e];
+  }
 }
 
 }  // namespace cuda_kernels
@@ -57,7 +80,12 @@ void causal_conv1d_silu(const backend::Cuda& be, const float* x, index_t x_strid
   require(kernel >= 2 && kernel <= cuda_conv_max_kernel, "causal_conv1d (CUDA): d_conv ", kernel, " is outside the supported 2..",
           cuda_conv_max_kernel);
   if (seg.count == 0 || channels <= 0) return;
-  const dim3 grid(static_cast<unsigned>((channels + 127) / 128), static_cast<unsigned>(seg.count)), block(128);
+  int max_rows = 0;
+  for (int p = 0; p < seg.count; ++p) max_rows = seg.rows[p] > max_rows ? seg.rows[p] : max_rows;
+  const unsigned channel_blocks = static_cast<unsigned>((channels + 127) / 128);
+  const dim3 grid(channel_blocks, static_cast<unsigned>((max_rows + cuda_kernels::conv_rows_per_thread - 1) / cuda_kernels::conv_rows_per_thread),
+                  static_cast<unsigned>(seg.count)),
+      block(128);
   auto launch = [&](auto k) {
     cuda_kernels::conv_silu<decltype(k)::value, A><<<grid, block, 0, be.stream()>>>(x, x_stride, seg, history, w, b, y, y_cast, channels);
   };
@@ -71,6 +99,9 @@ void causal_conv1d_silu(const backend::Cuda& be, const float* x, index_t x_strid
     default: launch(std::integral_constant<int, 8>{}); break;
   }
   cuda::check_launch("conv_silu kernel launch");
+  cuda_kernels::conv_history<<<dim3(channel_blocks, static_cast<unsigned>(seg.count)), 128, 0, be.stream()>>>(
+      x, x_stride, seg, history, channels, static_cast<int>(kernel));
+  cuda::check_launch("conv_history kernel launch");
 }
 
 }  // namespace samba::ops

@@ -13,24 +13,27 @@ namespace samba::ops {
 namespace cuda_kernels {
 
 /// One block per stacked row; qkv rows [G, q_per_kv + 2, hs] (every head but the values rotates).
+/// Each thread forms the angle of a pair once and rotates that pair in every head.
 __global__ void rope_qk(float* __restrict__ qkv, SegmentTable seg, int n_kv_head, int q_per_kv, int head_size, int rope_dims,
                         double base, double position_scale) {
   const int row = blockIdx.x;
   int p = 0;
   while (p + 1 < seg.count && row >= seg.row0[p + 1]) ++p;
   const double position = static_cast<double>(seg.position[p] + (row - seg.row0[p])) * position_scale;
-  const int half = rope_dims / 2, rotated = n_kv_head * (q_per_kv + 1);  // heads rotated per row
+  const int half = rope_dims / 2;
   float* x = qkv + static_cast<index_t>(row) * n_kv_head * (q_per_kv + 2) * head_size;
-  for (int i = threadIdx.x; i < half * rotated; i += blockDim.x) {
-    const int pair = i % half, head = i / half;
-    const int g = head / (q_per_kv + 1), within = head % (q_per_kv + 1);  // q heads then the key, per group
-    float* v = x + (g * (q_per_kv + 2) + within) * head_size;
+  for (int pair = threadIdx.x; pair < half; pair += blockDim.x) {
     const double angle = position * pow(base, -2.0 * pair / rope_dims);
-    double s, c;
-    sincos(angle, &s, &c);
-    const double x1 = v[pair], x2 = v[pair + half];
-    v[pair] = static_cast<float>(x1 * c - x2 * s);
-    v[pair + half] = static_cast<float>(x1 * s + x2 * c);
+    double sd, cd;
+    sincos(angle, &sd, &cd);
+    const float s = static_cast<float>(sd), c = static_cast<float>(cd);
+    for (int g = 0; g < n_kv_head; ++g)
+      for (int within = 0; within <= q_per_kv; ++within) {  // the q heads of the group, then its key
+        float* v = x + (g * (q_per_kv + 2) + within) * head_size;
+        const float x1 = v[pair], x2 = v[pair + half];
+        v[pair] = x1 * c - x2 * s;
+        v[pair + half] = x1 * s + x2 * c;
+      }
   }
 }
 
@@ -41,7 +44,7 @@ __global__ void rope_qk(float* __restrict__ qkv, SegmentTable seg, int n_kv_head
 inline void rope_qk(const backend::Cuda& be, float* qkv, const cuda_kernels::SegmentTable& seg, index_t total_rows, index_t n_kv_head,
                     index_t q_per_kv, index_t head_size, index_t rope_dims, double base, double position_scale) {
   if (total_rows <= 0 || rope_dims <= 0) return;
-  cuda_kernels::rope_qk<<<static_cast<unsigned>(total_rows), 128, 0, be.stream()>>>(
+  cuda_kernels::rope_qk<<<static_cast<unsigned>(total_rows), 64, 0, be.stream()>>>(
       qkv, seg, static_cast<int>(n_kv_head), static_cast<int>(q_per_kv), static_cast<int>(head_size), static_cast<int>(rope_dims),
       base, position_scale);
   cuda::check_launch("rope_qk kernel launch");
