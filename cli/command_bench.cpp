@@ -23,6 +23,7 @@ struct BenchOptions {
   std::vector<long long> prompts{512};  // one run per length, same weights
   long long generate = 64;
   long long batch = 1;
+  long long context = 0;  // --context: positions already consumed (zeros), cuda only
   std::uint64_t seed = 0;
   bool calibrate = false;
   BackendOptions backend;
@@ -75,6 +76,7 @@ nlohmann::ordered_json run_bench(ModelT& model, const BenchOptions& o, long long
   std::vector<token_t> next;
   for (long long b = 0; b < o.batch; ++b) {
     states.push_back(model.new_state());
+    if (o.context > 0) start_at_context<ModelT>(states.back(), o.context, prompt + o.generate + 1);
     std::vector<float> logits;
     std::vector<token_t> piece;
     const auto start = std::chrono::steady_clock::now();
@@ -121,6 +123,8 @@ nlohmann::ordered_json run_bench(ModelT& model, const BenchOptions& o, long long
   j["prompt_tokens"] = prompt;
   j["generate_tokens"] = o.generate;
   j["batch"] = o.batch;
+  if (o.context > 0) j["context"] = o.context;
+  if (o.backend.backend == "cuda") j["cuda_graphs"] = o.backend.cuda_graphs;
   j["prefill_s"] = prefill_s;
   j["decode_s"] = decode_s;
   j["prefill_tokens_per_s"] = prefill_s > 0 ? prompt_tokens / prefill_s : 0.0;
@@ -137,6 +141,7 @@ nlohmann::ordered_json run_bench(ModelT& model, const BenchOptions& o, long long
 
 void run(const BenchOptions& o) {
   for (long long p : o.prompts) require(p >= 1, "--prompt lengths must be at least 1, got ", p);
+  require(o.context == 0 || o.backend.backend == "cuda", "--context runs on the cuda backend only");
   ModelConfig config = o.model_dir.empty() ? presets::config(o.preset) : load_model_config(o.model_dir + "/config.json");
   std::cerr << "samba bench: " << config.name << ", " << o.backend.backend << " backend, " << o.backend.dtype
             << " weights, random (seed " << o.seed << ")\n";
@@ -206,6 +211,11 @@ void add_bench_command(CLI::App& app) {
                   "steps")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
+  cmd->add_option("--context", o->context,
+                  "Start every sequence at this position, as if that many tokens (all zeros in the state) came before "
+                  "the prompt: decode timing at a long context without its prefill (cuda backend only)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
   cmd->add_option("--seed", o->seed, "Seed of the random weights and prompts")->capture_default_str();
   cmd->add_flag("--calibrate", o->calibrate,
                 "Also measure the machine's read bandwidth and SGEMM rate on the same threads (with --backend cuda: "

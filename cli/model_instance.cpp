@@ -18,6 +18,7 @@ void add_backend_options(CLI::App* cmd, BackendOptions& o) {
       ->capture_default_str()
       ->check(CLI::IsMember({"simd", "scalar", "cuda"}));
   cmd->add_option("--device", o.device, "CUDA device of the cuda backend")->capture_default_str()->check(CLI::NonNegativeNumber);
+  cmd->add_flag("--no-cuda-graphs{false}", o.cuda_graphs, "Launch every kernel of a decode step instead of replaying a CUDA graph");
 #else
   cmd->add_option("--backend", o.backend,
                   "Kernels: simd (xsimd + BLAS, threaded) or scalar (the reference); this build has no CUDA backend "
@@ -56,13 +57,22 @@ AnyModel make_selected(const BackendOptions& o, Make&& make) {
   return make(std::type_identity<SimdModel>{}, backend::Simd(o.threads));
 }
 
+/// Settings that only some backends have.
+template <class M>
+void configure(M& model, const BackendOptions& o) {
+  if constexpr (requires { model.set_graphs(true); }) model.set_graphs(o.cuda_graphs);
+  (void)model, (void)o;
+}
+
 }  // namespace
 
 AnyModel load_any_model(const std::string& dir, const BackendOptions& options) {
   std::vector<std::string> unused;
   AnyModel model = make_selected(options, [&](auto type, auto backend) -> AnyModel {
     using M = typename decltype(type)::type;
-    return load_model<M>(dir, &unused, std::move(backend));
+    M model = load_model<M>(dir, &unused, std::move(backend));
+    configure(model, options);
+    return model;
   });
   if (!unused.empty())
     std::cerr << "samba: warning: " << dir << "/model.safetensors holds " << unused.size()
@@ -75,6 +85,7 @@ AnyModel random_any_model(const ModelConfig& config, const BackendOptions& optio
     using M = typename decltype(type)::type;
     M model(config, std::move(backend));
     randomize(model, seed);
+    configure(model, options);
     return model;
   });
 }

@@ -29,7 +29,8 @@ struct BackendOptions {
   std::string backend = "simd";
   int threads = 0;
   std::string dtype = "f32";
-  int device = 0;  // CUDA device
+  int device = 0;            // CUDA device
+  bool cuda_graphs = true;   // decode steps replay CUDA graphs
 };
 void add_backend_options(CLI::App* cmd, BackendOptions& options);
 

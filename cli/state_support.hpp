@@ -40,4 +40,20 @@ typename ModelT::State from_host_state(const ModelT& model, SequenceState&& s) {
   else return model.to_device(s);
 }
 
+/// Puts a fresh state at sequence position `context` as if that many tokens had been consumed, with
+/// zeros for their keys, values and Mamba states: decode timing at a long context without its
+/// prefill (`samba bench --context`; the outputs mean nothing). Full-attention caches get room for
+/// `context + reserve` positions. CUDA states only.
+template <class ModelT>
+void start_at_context(typename ModelT::State& s, long long context, long long reserve) {
+  if constexpr (host_states<ModelT>) {
+    (void)s, (void)context, (void)reserve;
+    fail("--context runs on the cuda backend only");
+  } else {
+    s.position = context;
+    for (auto& kv : s.attention)
+      if (kv.window <= 0) kv = cuda::DeviceKvCache(kv.window, kv.groups, kv.head_size, context + reserve);
+  }
+}
+
 }  // namespace samba::cli

@@ -50,7 +50,7 @@ std::vector<float> run_gpu(const backend::Cuda& gpu, const Case& c, std::vector<
   seg.count = static_cast<int>(seqs.size());
   for (std::size_t p = 0; p < seqs.size(); ++p) {
     const Sequence& s = seqs[p];
-    seg.row0[p] = static_cast<int>(p * c.rows), seg.rows[p] = static_cast<int>(c.rows), seg.position[p] = c.cached;
+    seg.row0[p] = static_cast<int>(p * c.rows), seg.rows[p] = static_cast<int>(c.rows), seg.first[p] = c.cached;
     for (index_t t = 0; t < c.rows; ++t)
       for (index_t g = 0; g < c.groups; ++g) {
         for (index_t j = 0; j < qpk; ++j) {
@@ -72,6 +72,9 @@ std::vector<float> run_gpu(const backend::Cuda& gpu, const Case& c, std::vector<
     kv.keys[p] = keys.back().data(), kv.values[p] = values.back().data(), kv.slots[p] = slots;
   }
   (void)width;
+  const std::vector<long long> first(seg.first, seg.first + seg.count);
+  cuda::DeviceBuffer<long long> positions{std::span<const long long>(first)};
+  seg.position = positions.data();
   cuda::DeviceBuffer<float> d_qkv{std::span<const float>(qkv)};
   cuda::DeviceBuffer<A> d_y(seqs.size() * c.rows * c.heads * hs);
   const k::AttentionGeometry geo{static_cast<int>(c.heads), static_cast<int>(c.groups), static_cast<int>(hs), static_cast<int>(c.window)};

@@ -102,7 +102,7 @@ void check_case(const std::string& dir, double tol) {
     }
   }
 
-  // Chunks of 7 tokens equal the one-shot prefill.
+  // Chunks of 7 tokens equal the one-shot prefill; steps without CUDA graphs equal those with them.
   {
     GpuModel chunked = load_model<GpuModel>(dir, nullptr, gpu);
     chunked.set_chunk_tokens(7);
@@ -110,6 +110,15 @@ void check_case(const std::string& dir, double tol) {
     auto s = chunked.new_state();
     const auto logits = chunked.forward(s, tokens);
     expect_close(name + ": chunks of 7", logits.ptr(), ref.ptr(), T * V, tol);
+    chunked.set_graphs(false);
+    chunked.set_chunk_tokens(model.chunk_tokens());  // the same kernels as `model` from here on
+    auto with = model.new_state(), without = chunked.new_state();
+    const index_t n = T / 2;
+    model.forward(with, std::span<const token_t>(tokens.data(), n), LogitsFor::none);
+    chunked.forward(without, std::span<const token_t>(tokens.data(), n), LogitsFor::none);
+    bool same = true;
+    for (index_t t = n; t < T; ++t) same = same && model.step(with, tokens[t]) == chunked.step(without, tokens[t]);
+    expect(same, name + ": steps replayed from CUDA graphs equal launched steps exactly");
   }
 
   // Batched steps: 2B sequences of the case's rows, each prefilled to its own length, step together.

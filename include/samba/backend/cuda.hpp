@@ -6,6 +6,7 @@
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 
+#include <cstddef>
 #include <memory>
 
 #include "samba/backend/cuda/error.hpp"
@@ -41,16 +42,23 @@ class Cuda {
       cuda::check_blas(cublasSetStream(blas, stream), "cublasSetStream");
       // float32 products stay exact float32 (no TF32): CUBLAS_DEFAULT_MATH, set explicitly.
       cuda::check_blas(cublasSetMathMode(blas, CUBLAS_DEFAULT_MATH), "cublasSetMathMode");
+      // A workspace of its own, so that cuBLAS allocates nothing while a decode step is captured
+      // into a CUDA graph (32 MiB, NVIDIA's recommendation for Hopper).
+      cuda::check(cudaMalloc(&workspace, workspace_bytes), "cudaMalloc (cuBLAS workspace)");
+      cuda::check_blas(cublasSetWorkspace(blas, workspace, workspace_bytes), "cublasSetWorkspace");
     }
     Context(const Context&) = delete;
     Context& operator=(const Context&) = delete;
     ~Context() {
       cublasDestroy(blas);
+      cudaFree(workspace);
       cudaStreamDestroy(stream);
     }
+    static constexpr std::size_t workspace_bytes = std::size_t{32} << 20;
     int device;
     cudaStream_t stream = nullptr;
     cublasHandle_t blas = nullptr;
+    void* workspace = nullptr;
   };
   std::shared_ptr<Context> context_;
 };

@@ -127,6 +127,8 @@ inline constexpr ModelShape samba_421m_mqa = official_shape(Architecture::samba,
 inline constexpr ModelShape samba_421m_gqa2 = official_shape(Architecture::samba, 12, 1536, 12, 2, 4608, 2048);
 inline constexpr ModelShape samba_421m_gqa4 = official_shape(Architecture::samba, 12, 1536, 12, 4, 4608, 2048);
 inline constexpr ModelShape samba_1_3b = official_shape(Architecture::samba, 18, 2304, 18, 18, 6144, 2048);
+/// The Transformer++ baseline of samba-1.3b's shape: full causal attention in every layer.
+inline constexpr ModelShape transformer_1_3b = official_shape(Architecture::transformer_pp, 18, 2304, 18, 18, 6144, -1);
 inline constexpr ModelShape mamba_swa_mlp_400m = official_shape(Architecture::mamba_swa_mlp, 8, 1536, 12, 12, 4096, 2048);
 inline constexpr ModelShape llama_438m_swa = official_shape(Architecture::llama_swa, 12, 1536, 12, 12, 4096, 2048);
 inline constexpr ModelShape llama_438m = official_shape(Architecture::transformer_pp, 12, 1536, 12, 12, 4096, -1);
@@ -146,7 +148,8 @@ struct Entry {
 inline constexpr Entry all[] = {
     {"samba-421m", samba_421m},         {"samba-421m-mqa", samba_421m_mqa},
     {"samba-421m-gqa2", samba_421m_gqa2}, {"samba-421m-gqa4", samba_421m_gqa4},
-    {"samba-1.3b", samba_1_3b},         {"mamba-swa-mlp-400m", mamba_swa_mlp_400m},
+    {"samba-1.3b", samba_1_3b},         {"transformer-1.3b", transformer_1_3b},
+    {"mamba-swa-mlp-400m", mamba_swa_mlp_400m},
     {"llama-438m-swa", llama_438m_swa}, {"llama-438m", llama_438m},
     {"samba-mini", samba_mini},         {"transformer-mini", transformer_mini},
     {"mamba-130m", mamba_130m, CheckpointFormat::hf_mamba},

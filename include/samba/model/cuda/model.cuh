@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <string>
 #include <unordered_map>
 
@@ -80,10 +81,83 @@ T* at(cuda::DeviceBuffer<std::byte>& buffer, std::size_t offset) {
   return reinterpret_cast<T*>(buffer.data() + offset);
 }
 
+/// Pinned host buffers for a chunk's inputs (mapped, so that a kernel reads them) and its logits.
+struct Staging {
+  int* tokens = nullptr;
+  long long* positions = nullptr;
+  float* logits = nullptr;
+  std::size_t token_capacity = 0, position_capacity = 0, logit_capacity = 0;
+
+  Staging() = default;
+  Staging(const Staging&) = delete;
+  Staging& operator=(const Staging&) = delete;
+  ~Staging() {
+    cudaFreeHost(tokens);
+    cudaFreeHost(positions);
+    cudaFreeHost(logits);
+  }
+  template <class T>
+  static void grow(T*& buffer, std::size_t& capacity, index_t count) {
+    const auto n = static_cast<std::size_t>(count > 0 ? count : 1);
+    if (n <= capacity) return;
+    cudaFreeHost(buffer);
+    buffer = nullptr, capacity = 0;
+    cuda::check(cudaHostAlloc(reinterpret_cast<void**>(&buffer), n * sizeof(T), cudaHostAllocMapped), "cudaHostAlloc (staging)");
+    capacity = n;
+  }
+  void reserve(index_t token_count, index_t sequences, index_t logit_count) {
+    grow(tokens, token_capacity, token_count);
+    grow(positions, position_capacity, sequences);
+    grow(logits, logit_capacity, logit_count);
+  }
+};
+
+/// The CUDA graph of the last decode step and what its launches were bound to.
+class StepGraph {
+ public:
+  StepGraph() = default;
+  StepGraph(const StepGraph&) = delete;
+  StepGraph& operator=(const StepGraph&) = delete;
+  ~StepGraph() {
+    if (exec_) cudaGraphExecDestroy(exec_);
+  }
+
+  /// Launches the graph of `enqueue` on the backend's stream, capturing it first unless `key`
+  /// matches the last capture.
+  template <class Enqueue>
+  void run(const backend::Cuda& be, const std::vector<std::uintptr_t>& key, Enqueue&& enqueue) {
+    if (!exec_ || key != key_) {
+      cuda::check(cudaStreamBeginCapture(be.stream(), cudaStreamCaptureModeThreadLocal), "cudaStreamBeginCapture");
+      cudaGraph_t graph = nullptr;
+      try {
+        enqueue();
+      } catch (...) {
+        cudaStreamEndCapture(be.stream(), &graph);
+        if (graph) cudaGraphDestroy(graph);
+        (void)cudaGetLastError();
+        throw;
+      }
+      cuda::check(cudaStreamEndCapture(be.stream(), &graph), "cudaStreamEndCapture");
+      if (exec_) cudaGraphExecDestroy(exec_), exec_ = nullptr;
+      const cudaError_t made = cudaGraphInstantiate(&exec_, graph, 0);
+      cudaGraphDestroy(graph);
+      cuda::check(made, "cudaGraphInstantiate");
+      key_ = key;
+    }
+    cuda::check(cudaGraphLaunch(exec_, be.stream()), "cudaGraphLaunch");
+  }
+
+ private:
+  cudaGraphExec_t exec_ = nullptr;
+  std::vector<std::uintptr_t> key_;
+};
+
 }  // namespace cuda_detail
 
 template <ModelShape S, class W>
-Model<S, backend::Cuda, W>::Model(ModelConfig config, backend::Cuda backend) : host_(std::move(config)), backend_(std::move(backend)) {
+Model<S, backend::Cuda, W>::Model(ModelConfig config, backend::Cuda backend)
+    : host_(std::move(config)), backend_(std::move(backend)), staging_(std::make_unique<cuda_detail::Staging>()),
+      graph_(std::make_unique<cuda_detail::StepGraph>()) {
   const ModelConfig& c = host_.config();
   for (const auto& spec : c.sublayers) {
     if (spec.kind == SublayerKind::mamba)
@@ -278,7 +352,7 @@ void Model<S, backend::Cuda, W>::forward_chunk(std::span<const ChunkPart> parts,
   int max_rows = 0, row = 0;
   for (std::size_t p = 0; p < parts.size(); ++p) {
     State& s = *parts[p].state;
-    seg.row0[p] = row, seg.rows[p] = static_cast<int>(parts[p].rows), seg.position[p] = s.position;
+    seg.row0[p] = row, seg.rows[p] = static_cast<int>(parts[p].rows), seg.first[p] = s.position;
     row += seg.rows[p], max_rows = std::max(max_rows, seg.rows[p]);
     for (cuda::DeviceKvCache& kv : s.attention) {
       if (kv.window > 0 || kv.slots >= s.position + parts[p].rows) continue;
@@ -299,7 +373,8 @@ void Model<S, backend::Cuda, W>::forward_chunk(std::span<const ChunkPart> parts,
 
   // Scratch: the residual stream, the sublayer input and output, and the largest sublayer's activations.
   cuda_detail::ScratchPlan plan;
-  const std::size_t o_tokens = plan.take<int>(T), o_x = plan.take<float>(T * D), o_out = plan.take<float>(T * D);
+  const std::size_t o_tokens = plan.take<int>(T), o_positions = plan.take<long long>(seg.count);
+  const std::size_t o_x = plan.take<float>(T * D), o_out = plan.take<float>(T * D);
   const std::size_t o_normed = plan.take<A>(T * D), o_logits = plan.take<float>(logit_rows * V);
   cuda_detail::ScratchPlan mamba = plan, attention = plan, mlp = plan;  // sublayer areas overlap
   const std::size_t o_xz = mamba.take<float>(T * 2 * E), o_xc = mamba.take<float>(T * E), o_xc_a = mamba.take<A>(T * E);
@@ -307,9 +382,12 @@ void Model<S, backend::Cuda, W>::forward_chunk(std::span<const ChunkPart> parts,
   const std::size_t o_y = mamba.take<A>(T * E);
   const std::size_t o_scan = mamba.take<float>(static_cast<index_t>(ops::scan_scratch_floats(seg, E, N)));
   std::size_t attention_scratch = 0;  // the decode kernel's partial results, for the widest window
-  for (const auto& a : w.attentions)
-    attention_scratch = std::max(attention_scratch, ops::attention_scratch_floats(seg, max_rows, T, {static_cast<int>(H), static_cast<int>(G),
-                                                                                                   static_cast<int>(hs), static_cast<int>(a.window)}));
+  std::vector<int> splits;            // launch sizes that depend on the positions (part of a graph's identity)
+  for (const auto& a : w.attentions) {
+    const k::AttentionGeometry geo{static_cast<int>(H), static_cast<int>(G), static_cast<int>(hs), static_cast<int>(a.window)};
+    attention_scratch = std::max(attention_scratch, ops::attention_scratch_floats(seg, max_rows, T, geo));
+    splits.push_back(ops::attention_splits(seg, geo));
+  }
   const std::size_t o_qkv = attention.take<float>(T * qkv_width), o_att = attention.take<A>(T * H * hs);
   const std::size_t o_att_scratch = attention.take<float>(static_cast<index_t>(attention_scratch));
   const std::size_t o_gate_up = mlp.take<float>(T * 2 * I), o_hidden = mlp.take<A>(T * I);
@@ -318,12 +396,27 @@ void Model<S, backend::Cuda, W>::forward_chunk(std::span<const ChunkPart> parts,
   if (scratch.size() < need) scratch = cuda::DeviceBuffer<std::byte>(need);
   using cuda_detail::at;
   int* d_tokens = at<int>(scratch, o_tokens);
+  long long* d_positions = at<long long>(scratch, o_positions);
+  seg.position = d_positions;
   float *x = at<float>(scratch, o_x), *out = at<float>(scratch, o_out);
   A* normed = at<A>(scratch, o_normed);
+  float* d_logits = at<float>(scratch, o_logits);
 
-  const std::vector<int> ids(tokens.begin(), tokens.end());
-  cuda::check(cudaMemcpyAsync(d_tokens, ids.data(), ids.size() * sizeof(int), cudaMemcpyHostToDevice, be.stream()), "cudaMemcpyAsync (tokens)");
-  ops::embed_rows(be, w.embedding.data(), d_tokens, x, T, D);
+  // Inputs go through mapped pinned host memory, which a captured step reads afresh each replay.
+  cuda_detail::Staging& staging = *staging_;
+  staging.reserve(T, seg.count, logit_rows * V);
+  std::copy(tokens.begin(), tokens.end(), staging.tokens);
+  std::copy(seg.first, seg.first + seg.count, staging.positions);
+
+  // The per-sequence state pointers of each Mamba and attention sublayer.
+  std::vector<k::StatePointers> conv(w.mambas.size()), ssm(w.mambas.size());
+  std::vector<k::KvPointers> kv(w.attentions.size());
+  for (std::size_t p = 0; p < parts.size(); ++p) {
+    State& s = *parts[p].state;
+    for (std::size_t i = 0; i < w.mambas.size(); ++i) conv[i].at[p] = s.conv[i].data(), ssm[i].at[p] = s.ssm[i].data();
+    for (std::size_t i = 0; i < w.attentions.size(); ++i)
+      kv[i].keys[p] = s.attention[i].keys.data(), kv[i].values[p] = s.attention[i].values.data(), kv[i].slots[p] = s.attention[i].slots;
+  }
 
   std::vector<float> host_x;
   auto observe = [&](index_t block) {
@@ -333,78 +426,96 @@ void Model<S, backend::Cuda, W>::forward_chunk(std::span<const ChunkPart> parts,
     observer(block, first, host_x.data(), T);
   };
 
-  index_t block = 0;
-  for (std::size_t i = 0; i < w.sublayers.size(); ++i) {
-    const auto& sub = w.sublayers[i];
-    ops::add_rmsnorm(be, x, i == 0 ? nullptr : out, sub.norm.data(), normed, T, D, c.norm_eps);
-    if (i > 0 && c.sublayers[i - 1].ends_block && observer) observe(block++);
-    switch (sub.kind) {
-      case SublayerKind::mamba: {
-        const auto& m = w.mambas[sub.index];
-        k::StatePointers conv, ssm;
-        for (std::size_t p = 0; p < parts.size(); ++p)
-          conv.at[p] = parts[p].state->conv[sub.index].data(), ssm.at[p] = parts[p].state->ssm[sub.index].data();
-        float *xz = at<float>(scratch, o_xz), *xc = at<float>(scratch, o_xc), *dbc = at<float>(scratch, o_dbc), *dt = at<float>(scratch, o_dt);
-        A* y = at<A>(scratch, o_y);
-        constexpr bool same = std::is_same_v<A, float>;
-        A* xc_a = same ? nullptr : at<A>(scratch, o_xc_a);
-        ops::linear(be, normed, D, m.in_proj.data(), xz, 2 * E, T, D, 2 * E);
-        ops::causal_conv1d_silu(be, xz, 2 * E, seg, conv, m.conv_w.data(), m.conv_b.data(), xc, xc_a, E, K);
-        ops::linear(be, same ? reinterpret_cast<const A*>(xc) : xc_a, E, m.x_proj.data(), dbc, proj, T, E, proj);
-        if constexpr (same) {
-          ops::linear(be, reinterpret_cast<const A*>(dbc), proj, m.dt_proj.data(), dt, E, T, R, E);
-        } else {
-          A* dt_low = at<A>(scratch, o_dt_low);
-          ops::cast_rows(be, dbc, proj, dt_low, T, R);
-          ops::linear(be, dt_low, R, m.dt_proj.data(), dt, E, T, R, E);
+  // Everything the chunk queues on the stream, from the token upload to the logits download.
+  auto enqueue = [&] {
+    ops::stage_inputs(be, staging.tokens, d_tokens, T, staging.positions, d_positions, seg.count);
+    ops::embed_rows(be, w.embedding.data(), d_tokens, x, T, D);
+    index_t block = 0;
+    for (std::size_t i = 0; i < w.sublayers.size(); ++i) {
+      const auto& sub = w.sublayers[i];
+      ops::add_rmsnorm(be, x, i == 0 ? nullptr : out, sub.norm.data(), normed, T, D, c.norm_eps);
+      if (i > 0 && c.sublayers[i - 1].ends_block && observer) observe(block++);
+      switch (sub.kind) {
+        case SublayerKind::mamba: {
+          const auto& m = w.mambas[sub.index];
+          float *xz = at<float>(scratch, o_xz), *xc = at<float>(scratch, o_xc), *dbc = at<float>(scratch, o_dbc), *dt = at<float>(scratch, o_dt);
+          A* y = at<A>(scratch, o_y);
+          constexpr bool same = std::is_same_v<A, float>;
+          A* xc_a = same ? nullptr : at<A>(scratch, o_xc_a);
+          ops::linear(be, normed, D, m.in_proj.data(), xz, 2 * E, T, D, 2 * E);
+          ops::causal_conv1d_silu(be, xz, 2 * E, seg, conv[sub.index], m.conv_w.data(), m.conv_b.data(), xc, xc_a, E, K);
+          ops::linear(be, same ? reinterpret_cast<const A*>(xc) : xc_a, E, m.x_proj.data(), dbc, proj, T, E, proj);
+          if constexpr (same) {
+            ops::linear(be, reinterpret_cast<const A*>(dbc), proj, m.dt_proj.data(), dt, E, T, R, E);
+          } else {
+            A* dt_low = at<A>(scratch, o_dt_low);
+            ops::cast_rows(be, dbc, proj, dt_low, T, R);
+            ops::linear(be, dt_low, R, m.dt_proj.data(), dt, E, T, R, E);
+          }
+          ops::selective_scan(be, {xc, dt, m.dt_bias.data(), m.a.data(), dbc + R, dbc + R + N, proj, m.d.data(), xz + E, 2 * E}, seg,
+                              ssm[sub.index], y, E, N, at<float>(scratch, o_scan));
+          ops::linear(be, y, E, m.out_proj.data(), out, D, T, E, D);
+          break;
         }
-        ops::selective_scan(be, {xc, dt, m.dt_bias.data(), m.a.data(), dbc + R, dbc + R + N, proj, m.d.data(), xz + E, 2 * E}, seg, ssm, y, E,
-                            N, at<float>(scratch, o_scan));
-        ops::linear(be, y, E, m.out_proj.data(), out, D, T, E, D);
-        break;
-      }
-      case SublayerKind::attention: {
-        const auto& a = w.attentions[sub.index];
-        k::KvPointers kv;
-        for (std::size_t p = 0; p < parts.size(); ++p) {
-          cuda::DeviceKvCache& cache = parts[p].state->attention[sub.index];
-          kv.keys[p] = cache.keys.data(), kv.values[p] = cache.values.data(), kv.slots[p] = cache.slots;
+        case SublayerKind::attention: {
+          const auto& a = w.attentions[sub.index];
+          const k::AttentionGeometry geo{static_cast<int>(H), static_cast<int>(G), static_cast<int>(hs), static_cast<int>(a.window)};
+          float* qkv = at<float>(scratch, o_qkv);
+          A* att = at<A>(scratch, o_att);
+          ops::linear(be, normed, D, a.qkv.data(), qkv, qkv_width, T, D, qkv_width);
+          if (c.attention.rope_dims > 0)
+            ops::rope_qk(be, qkv, seg, T, G, H / G, hs, c.attention.rope_dims, c.attention.rope_base, c.attention.position_scale);
+          ops::swa_forward(be, qkv, seg, max_rows, kv[sub.index], geo, att, at<float>(scratch, o_att_scratch));
+          ops::kv_append(be, qkv, seg, max_rows, kv[sub.index], geo);
+          ops::linear(be, att, H * hs, a.proj.data(), out, D, T, H * hs, D);
+          break;
         }
-        const k::AttentionGeometry geo{static_cast<int>(H), static_cast<int>(G), static_cast<int>(hs), static_cast<int>(a.window)};
-        float* qkv = at<float>(scratch, o_qkv);
-        A* att = at<A>(scratch, o_att);
-        ops::linear(be, normed, D, a.qkv.data(), qkv, qkv_width, T, D, qkv_width);
-        if (c.attention.rope_dims > 0)
-          ops::rope_qk(be, qkv, seg, T, G, H / G, hs, c.attention.rope_dims, c.attention.rope_base, c.attention.position_scale);
-        ops::swa_forward(be, qkv, seg, max_rows, kv, geo, att, at<float>(scratch, o_att_scratch));
-        ops::kv_append(be, qkv, seg, max_rows, kv, geo);
-        ops::linear(be, att, H * hs, a.proj.data(), out, D, T, H * hs, D);
-        break;
-      }
-      case SublayerKind::mlp: {
-        const auto& m = w.mlps[sub.index];
-        float* gate_up = at<float>(scratch, o_gate_up);
-        A* hidden = at<A>(scratch, o_hidden);
-        ops::linear(be, normed, D, m.gate_up.data(), gate_up, 2 * I, T, D, 2 * I);
-        ops::silu_mul(be, gate_up, hidden, T, I);
-        ops::linear(be, hidden, I, m.down.data(), out, D, T, I, D);
-        break;
+        case SublayerKind::mlp: {
+          const auto& m = w.mlps[sub.index];
+          float* gate_up = at<float>(scratch, o_gate_up);
+          A* hidden = at<A>(scratch, o_hidden);
+          ops::linear(be, normed, D, m.gate_up.data(), gate_up, 2 * I, T, D, 2 * I);
+          ops::silu_mul(be, gate_up, hidden, T, I);
+          ops::linear(be, hidden, I, m.down.data(), out, D, T, I, D);
+          break;
+        }
       }
     }
+    // The last residual add, fused with ln_f where logits are wanted.
+    const index_t skip = T - logit_rows;
+    if (skip > 0) ops::add_inplace(be, x, out, skip * D);
+    if (logit_rows > 0) ops::add_rmsnorm(be, x + skip * D, out + skip * D, w.final_norm.data(), normed, logit_rows, D, c.norm_eps);
+    if (c.sublayers.back().ends_block && observer) observe(block++);
+    if (logit_rows > 0) ops::linear(be, normed, D, w.head(c.tie_embeddings), d_logits, V, logit_rows, D, V);
+  };
+
+  // Decode steps (one row per sequence) replay a CUDA graph of the whole step: it is captured
+  // again only when what its launches are bound to changes (states, scratch, batch, key splits).
+  // The graph holds kernels only (no memcpy nodes), whose pointers stay valid as long as the
+  // addresses in the key do.
+  const bool decode_step = graphs_ && !observer && max_rows == 1;
+  if (decode_step) {
+    std::vector<std::uintptr_t> key{reinterpret_cast<std::uintptr_t>(scratch.data()), static_cast<std::uintptr_t>(scratch.size()),
+                                    reinterpret_cast<std::uintptr_t>(staging.tokens), reinterpret_cast<std::uintptr_t>(staging.positions),
+                                    reinterpret_cast<std::uintptr_t>(staging.logits), static_cast<std::uintptr_t>(T),
+                                    static_cast<std::uintptr_t>(logit_rows)};
+    for (const auto& ptrs : conv) key.insert(key.end(), reinterpret_cast<const std::uintptr_t*>(ptrs.at), reinterpret_cast<const std::uintptr_t*>(ptrs.at) + seg.count);
+    for (const auto& ptrs : ssm) key.insert(key.end(), reinterpret_cast<const std::uintptr_t*>(ptrs.at), reinterpret_cast<const std::uintptr_t*>(ptrs.at) + seg.count);
+    for (const auto& ptrs : kv)
+      for (int p = 0; p < seg.count; ++p)
+        key.insert(key.end(), {reinterpret_cast<std::uintptr_t>(ptrs.keys[p]), reinterpret_cast<std::uintptr_t>(ptrs.values[p]),
+                               static_cast<std::uintptr_t>(ptrs.slots[p])});
+    key.insert(key.end(), splits.begin(), splits.end());
+    graph_->run(be, key, enqueue);
+  } else {
+    enqueue();
   }
-  // The last residual add, fused with ln_f where logits are wanted.
-  const index_t skip = T - logit_rows;
-  if (skip > 0) ops::add_inplace(be, x, out, skip * D);
-  if (logit_rows > 0) ops::add_rmsnorm(be, x + skip * D, out + skip * D, w.final_norm.data(), normed, logit_rows, D, c.norm_eps);
-  if (c.sublayers.back().ends_block && observer) observe(block++);
-  if (logit_rows > 0) {
-    float* d_logits = at<float>(scratch, o_logits);
-    ops::linear(be, normed, D, w.head(c.tie_embeddings), d_logits, V, logit_rows, D, V);
-    cuda::check(cudaMemcpyAsync(logits, d_logits, static_cast<std::size_t>(logit_rows * V) * sizeof(float), cudaMemcpyDeviceToHost,
+  if (logit_rows > 0)  // outside any graph: a graph holds no node bound to host allocations
+    cuda::check(cudaMemcpyAsync(staging.logits, d_logits, static_cast<std::size_t>(logit_rows * V) * sizeof(float), cudaMemcpyDeviceToHost,
                                 be.stream()),
                 "cudaMemcpyAsync (logits)");
-  }
   be.synchronize();
+  if (logit_rows > 0) std::copy_n(staging.logits, logit_rows * V, logits);
   for (const ChunkPart& part : parts) part.state->position += part.rows;
 }
 

@@ -22,9 +22,16 @@
 
 namespace samba {
 
+namespace cuda_detail {
+struct Staging;  // model.cuh
+class StepGraph;
+}  // namespace cuda_detail
+
 /// Tokens a CUDA forward pass processes at once by default: enough rows for the matrix products to
 /// reach the GPU's rate, a few GiB of activations for billion-parameter models at most.
 inline constexpr index_t default_cuda_chunk_tokens = 8192;
+/// The longest chunk the kernels' launch grids take (rows on a grid's y axis).
+inline constexpr index_t max_cuda_chunk_tokens = 65535;
 
 template <ModelShape S, class W>
 class Model<S, backend::Cuda, W> {
@@ -64,8 +71,9 @@ class Model<S, backend::Cuda, W> {
   }
 
   index_t chunk_tokens() const { return chunk_tokens_; }
+  /// Sets the chunk length, 1..max_cuda_chunk_tokens.
   void set_chunk_tokens(index_t n) {
-    require(n >= 1, "chunk length must be at least 1 token, got ", n);
+    require(n >= 1 && n <= max_cuda_chunk_tokens, "chunk length must be 1..", max_cuda_chunk_tokens, " tokens on the CUDA backend, got ", n);
     chunk_tokens_ = n;
   }
 
@@ -87,6 +95,10 @@ class Model<S, backend::Cuda, W> {
   /// read through it, with states moved by to_host / to_device).
   const Model<S, backend::Scalar, W>& host_model() const { return host_; }
 
+  /// Whether decode steps replay CUDA graphs (default on); off launches every kernel each step.
+  void set_graphs(bool on) { graphs_ = on; }
+  bool graphs() const { return graphs_; }
+
   /// Bytes of weights on the GPU.
   std::size_t device_weight_bytes() const;
 
@@ -105,6 +117,9 @@ class Model<S, backend::Cuda, W> {
   std::unique_ptr<Weights> weights_;
   index_t chunk_tokens_ = default_cuda_chunk_tokens;
   std::unique_ptr<std::mutex> mutex_ = std::make_unique<std::mutex>();
+  std::unique_ptr<cuda_detail::Staging> staging_;
+  std::unique_ptr<cuda_detail::StepGraph> graph_;
+  bool graphs_ = true;
 };
 
 }  // namespace samba

@@ -466,7 +466,7 @@ inline constexpr int cuda_attention_split_below = 16;
 inline int attention_splits(const cuda_kernels::SegmentTable& seg, const cuda_kernels::AttentionGeometry& geo) {
   long long keys = 1;
   for (int p = 0; p < seg.count; ++p) {
-    const long long newest = seg.position[p] + seg.rows[p];  // keys of the last row
+    const long long newest = seg.first[p] + seg.rows[p];  // keys of the last row
     keys = std::max(keys, geo.window > 0 ? std::min<long long>(newest, geo.window) : newest);
   }
   return static_cast<int>((keys + cuda_kernels::split_keys - 1) / cuda_kernels::split_keys);

@@ -16,9 +16,11 @@ inline constexpr int max_batch = 64;
 /// The sequences of a chunk, stacked.
 struct SegmentTable {
   int count = 0;
-  int row0[max_batch];            // first stacked row of each sequence
-  int rows[max_batch];            // its row count
-  long long position[max_batch];  // sequence position of its first row
+  int row0[max_batch];                  // first stacked row of each sequence
+  int rows[max_batch];                  // its row count
+  long long first[max_batch];           // sequence position of its first row, as the host knows it (launch sizes)
+  const long long* position = nullptr;  // the same positions in device memory, which kernels read, so that
+                                        // a captured decode step replays at new positions
 };
 
 /// One float array of state per sequence (a Mamba layer's conv or SSM state).

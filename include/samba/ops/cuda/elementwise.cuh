@@ -6,6 +6,8 @@
 
 #include <cuda_runtime.h>
 
+#include <algorithm>
+
 #include "samba/backend/cuda.hpp"
 #include "samba/core/types.hpp"
 #include "samba/ops/cuda/batch.cuh"
@@ -20,6 +22,15 @@ __global__ void embed_rows(const W* __restrict__ table, const int* __restrict__ 
   const index_t t = blockIdx.x;
   const W* row = table + static_cast<index_t>(tokens[t]) * dim;
   for (index_t i = threadIdx.x; i < dim; i += blockDim.x) x[t * dim + i] = load_float(row[i]);
+}
+
+/// Copies a chunk's token ids and sequence positions from mapped pinned host memory into device
+/// memory: a kernel rather than a memcpy, so that a captured CUDA graph holds no node bound to the
+/// host allocation.
+__global__ void stage_inputs(const int* __restrict__ host_tokens, int* __restrict__ tokens, int count, const long long* __restrict__ host_positions,
+                             long long* __restrict__ positions, int sequences) {
+  for (int i = threadIdx.x; i < count; i += blockDim.x) tokens[i] = host_tokens[i];
+  for (int i = threadIdx.x; i < sequences; i += blockDim.x) positions[i] = host_positions[i];
 }
 
 /// Sum over the block; every thread gets the total. `scratch` holds 32 floats.
@@ -57,15 +68,14 @@ __global__ void add_inplace(float* __restrict__ x, const float* __restrict__ y, 
     x[i] += y[i];
 }
 
-/// gate_up [T, 2I] (gate in [0, I), up in [I, 2I)) -> out [T, I] = silu(gate) * up.
+/// gate_up [T, 2I] (gate in [0, I), up in [I, 2I)) -> out [T, I] = silu(gate) * up; grid (column
+/// blocks, rows).
 template <class A>
-__global__ void silu_mul(const float* __restrict__ gate_up, A* __restrict__ out, index_t tokens, index_t hidden) {
-  const index_t n = tokens * hidden;
-  for (index_t i = static_cast<index_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += static_cast<index_t>(gridDim.x) * blockDim.x) {
-    const index_t t = i / hidden, j = i % hidden;
-    const float g = gate_up[t * 2 * hidden + j];
-    out[i] = store_as<A>(silu(g) * gate_up[t * 2 * hidden + hidden + j]);
-  }
+__global__ void silu_mul(const float* __restrict__ gate_up, A* __restrict__ out, index_t hidden) {
+  const index_t t = blockIdx.y;
+  const float* row = gate_up + t * 2 * hidden;
+  for (index_t j = static_cast<index_t>(blockIdx.x) * blockDim.x + threadIdx.x; j < hidden; j += static_cast<index_t>(gridDim.x) * blockDim.x)
+    out[t * hidden + j] = store_as<A>(silu(row[j]) * row[hidden + j]);
 }
 
 /// dst [rows, cols] (contiguous) = src rows of stride `src_stride`, converted to A.
@@ -91,6 +101,14 @@ void embed_rows(const backend::Cuda& be, const W* table, const int* tokens, floa
   cuda::check_launch("embed_rows kernel launch");
 }
 
+/// tokens [count] and positions [sequences] in device memory from mapped pinned host memory.
+inline void stage_inputs(const backend::Cuda& be, const int* host_tokens, int* tokens, index_t count, const long long* host_positions,
+                         long long* positions, index_t sequences) {
+  cuda_kernels::stage_inputs<<<1, 256, 0, be.stream()>>>(host_tokens, tokens, static_cast<int>(count), host_positions, positions,
+                                                        static_cast<int>(sequences));
+  cuda::check_launch("stage_inputs kernel launch");
+}
+
 /// x [T, D] += y (y may be null: no add); normed [T, D] = rmsnorm(x) * w, as A.
 template <class A>
 void add_rmsnorm(const backend::Cuda& be, float* x, const float* y, const float* w, A* normed, index_t tokens, index_t dim, float eps) {
@@ -110,7 +128,9 @@ inline void add_inplace(const backend::Cuda& be, float* x, const float* y, index
 template <class A>
 void silu_mul(const backend::Cuda& be, const float* gate_up, A* out, index_t tokens, index_t hidden) {
   if (tokens * hidden <= 0) return;
-  cuda_kernels::silu_mul<<<cuda_kernels::grid_for(tokens * hidden, 256), 256, 0, be.stream()>>>(gate_up, out, tokens, hidden);
+  require(tokens <= 65535, "silu_mul (CUDA): ", tokens, " rows in one launch");
+  const dim3 grid(static_cast<unsigned>(std::min<index_t>((hidden + 255) / 256, 64)), static_cast<unsigned>(tokens));
+  cuda_kernels::silu_mul<<<grid, 256, 0, be.stream()>>>(gate_up, out, hidden);
   cuda::check_launch("silu_mul kernel launch");
 }
 

@@ -34,30 +34,28 @@ __device__ __forceinline__ void widen16(const bf16* p, float* v) {
 }
 
 /// y[t, n] = sum_k x[t, k] w[n, k] for t < rows <= gemv_max_rows: one warp per output column n
-/// (grid-stride), each lane reading 16 bytes of the weight row at a time. K * sizeof(W) must be a
-/// multiple of 16 and w 16-byte aligned.
+/// (grid-stride), each lane reading 16 bytes of the weight row and of each input row at a time
+/// (the inputs stay in L1/L2: every warp reads the same ones). Rows of w and x must be 16-byte
+/// aligned.
 template <class W>
 __global__ void gemv(const W* __restrict__ x, index_t ldx, const W* __restrict__ w, float* __restrict__ y, index_t ldy, int rows,
                      int in, int out) {
-  extern __shared__ float xs[];  // [rows, in]
-  for (int i = threadIdx.x; i < rows * in; i += blockDim.x) xs[i] = load_float(x[(i / in) * ldx + i % in]);
-  __syncthreads();
   constexpr int per_load = 16 / sizeof(W);
   const int lane = threadIdx.x & 31, warps = blockDim.x >> 5;
   for (int n = blockIdx.x * warps + (threadIdx.x >> 5); n < out; n += gridDim.x * warps) {
     const W* row = w + static_cast<index_t>(n) * in;
     float acc[gemv_max_rows] = {};
-    for (int k = lane * per_load; k < in; k += 32 * per_load) {
+#pragma unroll 4
+    for (int k = lane * per_load; k < in; k += 32 * per_load) {  // unrolled: several loads in flight
       float v[per_load];
       widen16(row + k, v);
 #pragma unroll
       for (int t = 0; t < gemv_max_rows; ++t) {
         if (t < rows) {
+          float xv[per_load];
+          widen16(x + t * ldx + k, xv);
 #pragma unroll
-          for (int j = 0; j < per_load; j += 4) {  // 16-byte reads of the staged inputs
-            const float4 xv = *reinterpret_cast<const float4*>(xs + t * in + k + j);
-            acc[t] += v[j] * xv.x + v[j + 1] * xv.y + v[j + 2] * xv.z + v[j + 3] * xv.w;
-          }
+          for (int j = 0; j < per_load; ++j) acc[t] += v[j] * xv[j];
         }
       }
     }
@@ -81,17 +79,13 @@ void linear(const backend::Cuda& be, const W* x, index_t ldx, const W* w, float*
   if (tokens <= 0 || out <= 0) return;
   require(tokens <= INT_MAX && in <= INT_MAX && out <= INT_MAX && ldx <= INT_MAX && ldy <= INT_MAX,
           "CUDA linear: a dimension exceeds cuBLAS's 32-bit range (", tokens, " x ", in, " -> ", out, ")");
-  const std::size_t shared = static_cast<std::size_t>(tokens * in) * sizeof(float);
-  if (tokens <= cuda_kernels::gemv_max_rows && (in * sizeof(W)) % 16 == 0 && reinterpret_cast<std::uintptr_t>(w) % 16 == 0 &&
-      shared <= 96 * 1024) {
+  const auto aligned = [](const void* p) { return reinterpret_cast<std::uintptr_t>(p) % 16 == 0; };
+  if (tokens <= cuda_kernels::gemv_max_rows && (in * sizeof(W)) % 16 == 0 && (ldx * sizeof(W)) % 16 == 0 && aligned(w) && aligned(x)) {
     int sms = 0;
     cuda::check(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, be.device()), "cudaDeviceGetAttribute");
-    const index_t blocks = std::min<index_t>((out + 7) / 8, static_cast<index_t>(sms) * 8);
-    if (shared > 48 * 1024)
-      cuda::check(cudaFuncSetAttribute(cuda_kernels::gemv<W>, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(shared)),
-                  "cudaFuncSetAttribute (gemv shared memory)");
-    cuda_kernels::gemv<W><<<static_cast<unsigned>(blocks), 256, shared, be.stream()>>>(x, ldx, w, y, ldy, static_cast<int>(tokens),
-                                                                                      static_cast<int>(in), static_cast<int>(out));
+    const index_t blocks = std::min<index_t>((out + 7) / 8, static_cast<index_t>(sms) * 16);
+    cuda_kernels::gemv<W><<<static_cast<unsigned>(blocks), 256, 0, be.stream()>>>(x, ldx, w, y, ldy, static_cast<int>(tokens),
+                                                                                 static_cast<int>(in), static_cast<int>(out));
     cuda::check_launch("gemv kernel launch");
     return;
   }

@@ -127,12 +127,24 @@ __global__ void scan_chunk_starts(const float* __restrict__ a, float* __restrict
   if (i >= channels * state) return;
   const index_t e = i % channels;
   const float* dt_sum = chunks + static_cast<index_t>(chunk_count) * state * channels;
+  const float rate = a[i];
   float carry = h[i];
-  for (int c = 0; c < chunk_count; ++c) {
-    float* slot = chunks + static_cast<index_t>(c) * state * channels + i;
-    const float end = *slot;
-    *slot = carry;
-    carry = expf(a[i] * dt_sum[static_cast<index_t>(c) * channels + e]) * carry + end;
+  constexpr int Ahead = 8;  // chunks whose end states and dt sums are loaded before they are used
+  for (int c0 = 0; c0 < chunk_count; c0 += Ahead) {
+    float end[Ahead], decay[Ahead];
+#pragma unroll
+    for (int j = 0; j < Ahead; ++j) {
+      const int c = c0 + j;
+      end[j] = c < chunk_count ? chunks[static_cast<index_t>(c) * state * channels + i] : 0.0f;
+      decay[j] = c < chunk_count ? dt_sum[static_cast<index_t>(c) * channels + e] : 0.0f;
+    }
+#pragma unroll
+    for (int j = 0; j < Ahead; ++j) {
+      const int c = c0 + j;
+      if (c >= chunk_count) break;
+      chunks[static_cast<index_t>(c) * state * channels + i] = carry;
+      carry = expf(rate * decay[j]) * carry + end[j];
+    }
   }
   h[i] = carry;
 }
@@ -190,7 +202,7 @@ inline void selective_scan(const backend::Cuda& be, const float* x, const float*
   require(tokens <= 0x7fffffff, "selective_scan (CUDA): ", tokens, " tokens in one call");
   if (tokens <= 0) return;
   cuda_kernels::SegmentTable seg;
-  seg.count = 1, seg.row0[0] = 0, seg.rows[0] = static_cast<int>(tokens), seg.position[0] = 0;
+  seg.count = 1, seg.row0[0] = 0, seg.rows[0] = static_cast<int>(tokens), seg.first[0] = 0;  // positions unused
   cuda_kernels::StatePointers states;
   states.at[0] = h;
   cuda::DeviceBuffer<float> scratch(scan_scratch_floats(seg, channels, state));
