@@ -52,7 +52,7 @@ void start_at_context(typename ModelT::State& s, long long context, long long re
   } else {
     s.position = context;
     for (auto& kv : s.attention)
-      if (kv.window <= 0) kv = cuda::DeviceKvCache(kv.window, kv.groups, kv.head_size, context + reserve);
+      if (kv.window <= 0) kv = std::decay_t<decltype(kv)>(kv.window, kv.groups, kv.head_size, context + reserve);
   }
 }
 
