@@ -70,9 +70,9 @@ AnyModel load_any_model(const std::string& dir, const BackendOptions& options) {
   std::vector<std::string> unused;
   AnyModel model = make_selected(options, [&](auto type, auto backend) -> AnyModel {
     using M = typename decltype(type)::type;
-    M model = load_model<M>(dir, &unused, std::move(backend));
-    configure(model, options);
-    return model;
+    M loaded = load_model<M>(dir, &unused, std::move(backend));
+    configure(loaded, options);
+    return loaded;
   });
   if (!unused.empty())
     std::cerr << "samba: warning: " << dir << "/model.safetensors holds " << unused.size()

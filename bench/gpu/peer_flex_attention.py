@@ -24,7 +24,6 @@ Run (JSON lines on stdout, progress on stderr; --out FILE also appends the JSON 
 """
 import argparse
 import functools
-import json
 import math
 import sys
 import time
@@ -34,23 +33,13 @@ import torch.nn.functional as F
 from torch.nn.attention import SDPBackend, sdpa_kernel
 from torch.nn.attention.flex_attention import create_block_mask, flex_attention
 
+from peer_common import emit, log  # noqa: E402
+
 for knob in ("cache_size_limit", "recompile_limit"):  # one compilation per length, not a dynamic-shape one
     if hasattr(torch._dynamo.config, knob):
         setattr(torch._dynamo.config, knob, 64)
 flex_compiled = torch.compile(flex_attention, dynamic=False)
 block_mask_compiled = torch.compile(create_block_mask, dynamic=False)
-
-
-def log(*a):
-    print(*a, file=sys.stderr, flush=True)
-
-
-def emit(rec, out):
-    line = json.dumps(rec)
-    print(line, flush=True)
-    if out:
-        with open(out, "a") as f:
-            f.write(line + "\n")
 
 
 @functools.lru_cache(maxsize=None)  # one mask_mod object per window, so compiled create_block_mask is reused

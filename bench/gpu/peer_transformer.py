@@ -26,7 +26,6 @@ Run (JSON lines on stdout, progress on stderr; --out FILE also appends the JSON 
 """
 import argparse
 import gc
-import json
 import os
 import sys
 import time
@@ -36,21 +35,11 @@ import torch  # noqa: E402
 import transformers  # noqa: E402
 from transformers import DynamicCache, LlamaConfig, LlamaForCausalLM  # noqa: E402
 
+from peer_common import emit, log  # noqa: E402
+
 TARGET_PARAMS = 1_330_207_488  # samba-1.3b
 PEER = "hf-llama-sdpa"
 GIB = float(1 << 30)
-
-
-def log(*a):
-    print(*a, file=sys.stderr, flush=True)
-
-
-def emit(rec, out):
-    line = json.dumps(rec)
-    print(line, flush=True)
-    if out:
-        with open(out, "a") as f:
-            f.write(line + "\n")
 
 
 def ints(s):

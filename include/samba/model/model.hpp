@@ -39,6 +39,27 @@ using HiddenObserver = std::function<void(index_t block, index_t first, const fl
 /// near GEMM speed, short enough that activations stay a few tens of MiB.
 inline constexpr index_t default_chunk_tokens = 512;
 
+/// Refuses ids outside [0, vocab) before anything runs: throws Error naming the first bad one.
+inline void check_token_ids(std::span<const token_t> tokens, index_t vocab) {
+  for (std::size_t t = 0; t < tokens.size(); ++t)
+    require(tokens[t] >= 0 && tokens[t] < vocab, "token id ", tokens[t], " at position ", t, " is outside the vocabulary [0, ", vocab, ")");
+}
+
+/// How a forward pass of `tokens` splits into chunks of at most `chunk_tokens`: calls
+/// chunk(begin, count, logit_rows, out_row) for each, where logit_rows are the rows of logits the
+/// chunk produces (all of its rows, its last one for the prompt's end, or none) and out_row the
+/// first row of the result they go to. Returns the result's rows.
+template <class Chunk>
+index_t for_each_chunk(index_t tokens, index_t chunk_tokens, LogitsFor which, Chunk&& chunk) {
+  for (index_t begin = 0; begin < tokens; begin += chunk_tokens) {
+    const index_t n = std::min(chunk_tokens, tokens - begin);
+    const bool last_chunk = begin + n == tokens;
+    const index_t rows = which == LogitsFor::all ? n : (which == LogitsFor::last && last_chunk ? 1 : 0);
+    chunk(begin, n, rows, which == LogitsFor::all ? begin : 0);
+  }
+  return which == LogitsFor::all ? tokens : (which == LogitsFor::last && tokens > 0 ? 1 : 0);
+}
+
 /// Everything one sequence carries between calls; its size does not grow with the context for
 /// Samba, SWA and Mamba models (full-attention layers keep every key and value).
 struct SequenceState {
@@ -115,19 +136,14 @@ class Model {
   Tensor<float> forward(SequenceState& state, std::span<const token_t> tokens, LogitsFor which = LogitsFor::all,
                         const HiddenObserver& observer = {}) const {
     check_state(state);
-    check_tokens(tokens);
+    check_token_ids(tokens, config_.vocab_size);
     const index_t T = static_cast<index_t>(tokens.size()), V = padded_vocab_size();
-    const index_t rows = which == LogitsFor::all ? T : (which == LogitsFor::last && T > 0 ? 1 : 0);
-    Tensor<float> logits({rows, V});
-    for (index_t begin = 0; begin < T; begin += chunk_tokens_) {
-      const index_t n = std::min(chunk_tokens_, T - begin);
-      const bool last_chunk = begin + n == T;
-      const index_t chunk_rows = which == LogitsFor::all ? n : (which == LogitsFor::last && last_chunk ? 1 : 0);
+    Tensor<float> logits({for_each_chunk(T, chunk_tokens_, which, [](index_t, index_t, index_t, index_t) {}), V});
+    for_each_chunk(T, chunk_tokens_, which, [&](index_t begin, index_t n, index_t rows, index_t out_row) {
       const ChunkPart part{&state, n};
-      forward_chunk(std::span<const ChunkPart>(&part, 1),
-                    tokens.subspan(static_cast<std::size_t>(begin), static_cast<std::size_t>(n)), chunk_rows,
-                    logits.ptr() + (which == LogitsFor::all ? begin * V : 0), observer);
-    }
+      forward_chunk(std::span<const ChunkPart>(&part, 1), tokens.subspan(static_cast<std::size_t>(begin), static_cast<std::size_t>(n)),
+                    rows, logits.ptr() + out_row * V, observer);
+    });
     return logits;
   }
 
@@ -144,7 +160,7 @@ class Model {
       for (std::size_t c = 0; c < b; ++c) require(states[c] != states[b], "batched step: states ", c, " and ", b, " are the same sequence");
       parts.push_back({states[b], 1});
     }
-    check_tokens(tokens);
+    check_token_ids(tokens, config_.vocab_size);
     const index_t B = static_cast<index_t>(tokens.size());
     Tensor<float> logits({B, padded_vocab_size()});
     if (B > 0) forward_chunk(parts, tokens, B, logits.ptr(), {});
@@ -263,12 +279,6 @@ class Model {
     if (config_.sublayers.back().ends_block && observer) observer(block++, first, x, T);
     for (const ChunkPart& part : parts) part.state->position += part.rows;
     if (logit_rows > 0) linear(backend_, normed, view(head()), logits, logit_rows, D, padded_vocab_size());
-  }
-
-  void check_tokens(std::span<const token_t> tokens) const {
-    for (std::size_t t = 0; t < tokens.size(); ++t)
-      require(tokens[t] >= 0 && tokens[t] < config_.vocab_size, "token id ", tokens[t], " at position ", t,
-              " is outside the vocabulary [0, ", config_.vocab_size, ")");
   }
 
   void check_state(const SequenceState& s) const {

@@ -291,20 +291,14 @@ Tensor<float> Model<S, backend::Cuda, W>::forward(State& state, std::span<const 
                                                   const HiddenObserver& observer) const {
   const std::lock_guard lock(*mutex_);
   check_state(state);
-  const index_t vocab = host_.config().vocab_size;
-  for (std::size_t t = 0; t < tokens.size(); ++t)
-    require(tokens[t] >= 0 && tokens[t] < vocab, "token id ", tokens[t], " at position ", t, " is outside the vocabulary [0, ", vocab, ")");
+  check_token_ids(tokens, host_.config().vocab_size);
   const index_t T = static_cast<index_t>(tokens.size()), V = padded_vocab_size();
-  const index_t rows = which == LogitsFor::all ? T : (which == LogitsFor::last && T > 0 ? 1 : 0);
-  Tensor<float> logits({rows, V});
-  for (index_t begin = 0; begin < T; begin += chunk_tokens_) {
-    const index_t n = std::min(chunk_tokens_, T - begin);
-    const bool last_chunk = begin + n == T;
-    const index_t chunk_rows = which == LogitsFor::all ? n : (which == LogitsFor::last && last_chunk ? 1 : 0);
+  Tensor<float> logits({for_each_chunk(T, chunk_tokens_, which, [](index_t, index_t, index_t, index_t) {}), V});
+  for_each_chunk(T, chunk_tokens_, which, [&](index_t begin, index_t n, index_t rows, index_t out_row) {
     const ChunkPart part{&state, n};
-    forward_chunk(std::span<const ChunkPart>(&part, 1), tokens.subspan(static_cast<std::size_t>(begin), static_cast<std::size_t>(n)),
-                  chunk_rows, logits.ptr() + (which == LogitsFor::all ? begin * V : 0), observer);
-  }
+    forward_chunk(std::span<const ChunkPart>(&part, 1), tokens.subspan(static_cast<std::size_t>(begin), static_cast<std::size_t>(n)), rows,
+                  logits.ptr() + out_row * V, observer);
+  });
   return logits;
 }
 
@@ -312,13 +306,12 @@ template <ModelShape S, class W>
 Tensor<float> Model<S, backend::Cuda, W>::step(std::span<State* const> states, std::span<const token_t> tokens) const {
   const std::lock_guard lock(*mutex_);
   require(states.size() == tokens.size(), "batched step: ", states.size(), " states but ", tokens.size(), " tokens");
-  const index_t vocab = host_.config().vocab_size;
   for (std::size_t b = 0; b < states.size(); ++b) {
     require(states[b] != nullptr, "batched step: state ", b, " is null");
     check_state(*states[b]);
     for (std::size_t c = 0; c < b; ++c) require(states[c] != states[b], "batched step: states ", c, " and ", b, " are the same sequence");
-    require(tokens[b] >= 0 && tokens[b] < vocab, "token id ", tokens[b], " at position ", b, " is outside the vocabulary [0, ", vocab, ")");
   }
+  check_token_ids(tokens, host_.config().vocab_size);
   const index_t B = static_cast<index_t>(tokens.size()), V = padded_vocab_size();
   Tensor<float> logits({B, V});
   // A launch serves at most max_batch sequences; larger batches go in groups.
