@@ -3,7 +3,7 @@
 # (+ ASan + UBSan) in build-fuzz/ and runs each for SECONDS (default 600) from its committed seed
 # corpus (tests/fuzz/corpus/TARGET; new inputs go to build-fuzz/corpus/TARGET). Targets:
 # safetensors, config, state_file (default: all). A finding stops the target with a non-zero exit
-# and leaves its input as build-fuzz/crash-*; add it to the seed corpus once fixed, so that ctest
+# and leaves its input as build-fuzz/crash-* (the full log in build-fuzz/fuzz_TARGET.log); add it to the seed corpus once fixed, so that ctest
 # replays it on every build. Needs clang and libclang-rt-14-dev (Debian 12).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -18,7 +18,13 @@ status=0
 for t in "${targets[@]}"; do
   mkdir -p "build-fuzz/corpus/$t"
   echo "== fuzz_$t for ${seconds} s"
-  (cd build-fuzz && "./bin/fuzz_$t" -max_total_time="$seconds" -max_len=65536 -rss_limit_mb=4096 -print_final_stats=1 \
-     "corpus/$t" "../tests/fuzz/corpus/$t") || status=1
+  # libFuzzer's progress goes to build-fuzz/fuzz_TARGET.log; its summary (or a finding's report) is shown.
+  if (cd build-fuzz && "./bin/fuzz_$t" -max_total_time="$seconds" -max_len=65536 -rss_limit_mb=4096 -print_final_stats=1 \
+        "corpus/$t" "../tests/fuzz/corpus/$t") > "build-fuzz/fuzz_$t.log" 2>&1; then
+    grep -E "^Done|stat::number_of_executed_units|stat::peak_rss_mb" "build-fuzz/fuzz_$t.log"
+  else
+    status=1
+    tail -n 60 "build-fuzz/fuzz_$t.log"
+  fi
 done
 exit $status
