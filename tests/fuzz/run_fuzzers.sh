@@ -3,8 +3,9 @@
 # (+ ASan + UBSan) in build-fuzz/ and runs each for SECONDS (default 600) from its committed seed
 # corpus (tests/fuzz/corpus/TARGET; new inputs go to build-fuzz/corpus/TARGET). Targets:
 # safetensors, config, state_file (default: all). A finding stops the target with a non-zero exit
-# and leaves its input as build-fuzz/crash-* (the full log in build-fuzz/fuzz_TARGET.log); add it to the seed corpus once fixed, so that ctest
-# replays it on every build. Needs clang and libclang-rt-14-dev (Debian 12).
+# and leaves its input as build-fuzz/crash-* (the whole log in build-fuzz/fuzz_TARGET.log); add
+# it to the seed corpus once fixed, so that ctest replays it on every build. Needs clang and
+# libclang-rt-14-dev (Debian 12).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 seconds=${1:-600}
