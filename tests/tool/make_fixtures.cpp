@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <vector>
 #include <samba/io/safetensors.hpp>
 
 using namespace samba;
@@ -44,9 +45,38 @@ int main(int argc, char** argv) {
   checkpoint("absurd_config", bytes);
   std::ifstream cfg(source / "config.json");
   std::string text((std::istreambuf_iterator<char>(cfg)), std::istreambuf_iterator<char>());
+  const std::string original_config = text;
   const auto pos = text.find("\"n_layer\"");
   if (pos == std::string::npos) return 1;
   text.replace(pos, text.find(',', pos) - pos, "\"n_layer\": 100000000");
   std::ofstream(out / "absurd_config" / "config.json") << text;
+  // A negative dimension.
+  std::string negative = original_config;
+  const auto embd = negative.find("\"n_embd\"");
+  if (embd == std::string::npos) return 1;
+  negative.replace(embd, negative.find(',', embd) - embd, "\"n_embd\": -64");
+  checkpoint("negative_dim", bytes);
+  std::ofstream(out / "negative_dim" / "config.json") << negative;
+
+  // Checkpoints rewritten tensor by tensor: one tensor left out, one with the wrong shape, and one
+  // with a dtype nobody knows.
+  const io::SafetensorsFile file((source / "model.safetensors").string());
+  std::vector<Tensor<float>> values;
+  for (const auto& t : file.tensors()) values.push_back(file.read_f32(t.name));
+  auto rewrite = [&](const std::string& name, auto&& change) {
+    std::vector<io::TensorToWrite> tensors;
+    for (std::size_t i = 0; i < values.size(); ++i) tensors.push_back(io::tensor_to_write(file.tensors()[i].name, DType::f32, values[i]));
+    change(tensors);
+    checkpoint(name, "");
+    io::write_safetensors((out / name / "model.safetensors").string(), tensors);
+  };
+  rewrite("missing_tensor", [](auto& t) { t.erase(t.begin()); });
+  rewrite("misshaped_tensor", [](auto& t) { t.front().shape = {element_count(t.front().shape)}; });
+  checkpoint("unknown_dtype", "");
+  const std::string header = R"({"w":{"dtype":"Q4","shape":[2],"data_offsets":[0,8]}})";
+  const std::uint64_t length = header.size();
+  std::ofstream dtype_file(out / "unknown_dtype" / "model.safetensors", std::ios::binary);
+  dtype_file.write(reinterpret_cast<const char*>(&length), 8);  // little-endian host (x86-64, arm64)
+  dtype_file << header << std::string(8, '\0');
   return 0;
 }
