@@ -23,6 +23,8 @@ class Cuda {
   int device() const { return context_->device; }
   cudaStream_t stream() const { return context_->stream; }
   cublasHandle_t blas() const { return context_->blas; }
+  /// Streaming multiprocessors of the device (read once; launch sizes use it).
+  int multiprocessors() const { return context_->multiprocessors; }
   int threads() const { return 1; }  // host threads the policy uses (CLI reports)
 
   /// Waits for the work queued on the stream; throws Error naming the failure of any of it.
@@ -34,6 +36,7 @@ class Cuda {
       require(d >= 0 && d < cuda::device_count(), "CUDA: device ", d, " does not exist (", cuda::device_count(),
               " CUDA device(s) visible)");
       cuda::check(cudaSetDevice(device), "cudaSetDevice");
+      cuda::check(cudaDeviceGetAttribute(&multiprocessors, cudaDevAttrMultiProcessorCount, device), "cudaDeviceGetAttribute");
       cuda::check(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), "cudaStreamCreate");
       if (const cublasStatus_t s = cublasCreate(&blas); s != CUBLAS_STATUS_SUCCESS) {
         cudaStreamDestroy(stream);
@@ -56,6 +59,7 @@ class Cuda {
     }
     static constexpr std::size_t workspace_bytes = std::size_t{32} << 20;
     int device;
+    int multiprocessors = 0;
     cudaStream_t stream = nullptr;
     cublasHandle_t blas = nullptr;
     void* workspace = nullptr;

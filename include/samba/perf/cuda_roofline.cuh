@@ -62,8 +62,7 @@ inline double device_read_bandwidth(const backend::Cuda& be) {
   cuda::DeviceBuffer<float4> data(n);
   cuda::check(cudaMemset(data.data(), 0, n * sizeof(float4)), "cudaMemset");
   cuda::DeviceBuffer<float> sink(1);
-  int sms = 0;
-  cuda::check(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, be.device()), "cudaDeviceGetAttribute");
+  const int sms = be.multiprocessors();
   const double ms = best_ms(be, 5, [&] {
     cuda_kernels::read_all<<<static_cast<unsigned>(sms * 8), 512, 0, be.stream()>>>(data.data(), n, sink.data());
     cuda::check_launch("read_all kernel launch");

@@ -81,9 +81,7 @@ void linear(const backend::Cuda& be, const W* x, index_t ldx, const W* w, float*
           "CUDA linear: a dimension exceeds cuBLAS's 32-bit range (", tokens, " x ", in, " -> ", out, ")");
   const auto aligned = [](const void* p) { return reinterpret_cast<std::uintptr_t>(p) % 16 == 0; };
   if (tokens <= cuda_kernels::gemv_max_rows && (in * sizeof(W)) % 16 == 0 && (ldx * sizeof(W)) % 16 == 0 && aligned(w) && aligned(x)) {
-    int sms = 0;
-    cuda::check(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, be.device()), "cudaDeviceGetAttribute");
-    const index_t blocks = std::min<index_t>((out + 7) / 8, static_cast<index_t>(sms) * 16);
+    const index_t blocks = std::min<index_t>((out + 7) / 8, static_cast<index_t>(be.multiprocessors()) * 16);
     cuda_kernels::gemv<W><<<static_cast<unsigned>(blocks), 256, 0, be.stream()>>>(x, ldx, w, y, ldy, static_cast<int>(tokens),
                                                                                  static_cast<int>(in), static_cast<int>(out));
     cuda::check_launch("gemv kernel launch");
