@@ -25,7 +25,7 @@ class Tokenizer {
     fail("--tokenizer: this build of samba has no SentencePiece support (install libsentencepiece-dev and "
          "reconfigure); token ids work without it");
   }
-  std::vector<token_t> encode(std::string_view) const { return {}; }
+  std::vector<token_t> encode(std::string_view, bool /*add_bos*/ = true) const { return {}; }
   std::string decode(std::span<const token_t>) const { return {}; }
   index_t vocab_size() const { return 0; }
   token_t eos_id() const { return -1; }
