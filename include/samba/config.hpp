@@ -31,3 +31,12 @@
 #ifndef SAMBA_HAVE_CUDA
 #define SAMBA_HAVE_CUDA 0
 #endif
+
+// SAMBA_WGMMA_DEVICE_CODE: 1 in device code compiled for sm_90a (Hopper with its arch-specific
+// features: nvcc -gencode arch=compute_90a,code=sm_90a, CMake CUDA_ARCHITECTURES 90a), where the
+// wgmma instructions of samba/ops/cuda/wgmma.cuh exist; 0 in host code and for other targets.
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900 && defined(__CUDA_ARCH_FEAT_SM90_ALL)
+#define SAMBA_WGMMA_DEVICE_CODE 1
+#else
+#define SAMBA_WGMMA_DEVICE_CODE 0
+#endif

@@ -1,7 +1,9 @@
 // tests/cuda/test_cuda_attention.cu: the CUDA attention kernels (the float32 SIMT kernel, the bf16
-// tensor-core kernel and the split-key decode kernel) against the scalar reference, for windows shorter and longer than the
-// chunk, full attention, grouped queries, keys partly in the cache, and two sequences stacked in
-// one launch. Exits 77 (skipped) where there is no GPU.
+// tensor-core kernels, wgmma and mma.sync, and the split-key decode kernel) against the scalar
+// reference, for windows shorter and longer than the chunk and than a 128-key tile, full
+// attention, grouped queries, keys partly in the cache, and several sequences stacked in one
+// launch. Exits 77 (skipped) where there is no GPU.
+#include <cmath>
 #include <cstdio>
 #include <samba/backend/cuda/device_buffer.hpp>
 #include <samba/ops/attention.hpp>
@@ -39,8 +41,12 @@ Sequence make_sequence(const Case& c, std::uint64_t seed) {
   return s;
 }
 
+/// Which kernel a bf16 run takes: the dispatcher's choice (wgmma on Hopper builds for sm_90a), or
+/// the mma.sync kernel, which other GPUs run.
+enum class Path { dispatch, mma_sync };
+
 template <class A>
-std::vector<float> run_gpu(const backend::Cuda& gpu, const Case& c, std::vector<Sequence>& seqs) {
+std::vector<float> run_gpu(const backend::Cuda& gpu, const Case& c, std::vector<Sequence>& seqs, Path path = Path::dispatch) {
   namespace k = ops::cuda_kernels;
   const index_t qpk = c.heads / c.groups, hs = c.head_size, width = c.groups * (qpk + 2) * hs;
   std::vector<float> qkv;
@@ -78,8 +84,16 @@ std::vector<float> run_gpu(const backend::Cuda& gpu, const Case& c, std::vector<
   cuda::DeviceBuffer<float> d_qkv{std::span<const float>(qkv)};
   cuda::DeviceBuffer<A> d_y(seqs.size() * c.rows * c.heads * hs);
   const k::AttentionGeometry geo{static_cast<int>(c.heads), static_cast<int>(c.groups), static_cast<int>(hs), static_cast<int>(c.window)};
-  cuda::DeviceBuffer<float> scratch(ops::attention_scratch_floats(seg, static_cast<int>(c.rows), static_cast<index_t>(seqs.size()) * c.rows, geo));
-  ops::swa_forward(gpu, d_qkv.data(), seg, static_cast<int>(c.rows), kv, geo, d_y.data(), scratch.data());
+  cuda::DeviceBuffer<float> scratch(ops::attention_scratch_floats<A>(gpu, seg, static_cast<int>(c.rows), static_cast<index_t>(seqs.size()) * c.rows, geo));
+  if constexpr (std::is_same_v<A, bf16>) {
+    if (path == Path::mma_sync)
+      ops::swa_forward_mma(gpu, d_qkv.data(), seg, static_cast<int>(c.rows), kv, geo,
+                           static_cast<float>(1.0 / std::sqrt(static_cast<double>(hs))), d_y.data());
+    else
+      ops::swa_forward(gpu, d_qkv.data(), seg, static_cast<int>(c.rows), kv, geo, d_y.data(), scratch.data());
+  } else {
+    ops::swa_forward(gpu, d_qkv.data(), seg, static_cast<int>(c.rows), kv, geo, d_y.data(), scratch.data());
+  }
   gpu.synchronize();
   std::vector<A> y(d_y.size());
   d_y.download(y);
@@ -101,8 +115,19 @@ void check(const backend::Cuda& gpu, const Case& c, std::size_t sequences) {
   const auto f32 = run_gpu<float>(gpu, c, seqs);
   const auto b16 = run_gpu<bf16>(gpu, c, seqs);
   const double e32 = test::rel_l2(f32, want), e16 = test::rel_l2(b16, want);
-  const bool ok = e32 < 1e-5 && e16 < 2e-2;
-  std::printf("%-4s %-76s f32 %.2g bf16 %.2g\n", ok ? "ok" : "FAIL", what, e32, e16);
+  // Prefill-sized bf16 chunks with head size 64 or 128 also through the mma.sync kernel, which the
+  // dispatcher leaves to GPUs without wgmma.
+  const bool tensor_cores = c.rows >= ops::cuda_attention_split_below && (c.head_size == 64 || c.head_size == 128);
+  const double e_mma = tensor_cores ? test::rel_l2(run_gpu<bf16>(gpu, c, seqs, Path::mma_sync), want) : 0.0;
+  const bool ok = e32 < 1e-5 && e16 < 2e-2 && e_mma < 2e-2;
+  std::printf("%-4s %-76s f32 %.2g bf16 %.2g", ok ? "ok" : "FAIL", what, e32, e16);
+  if (tensor_cores) {
+    const ops::cuda_kernels::AttentionGeometry geo{static_cast<int>(c.heads), static_cast<int>(c.groups), static_cast<int>(c.head_size),
+                                                   static_cast<int>(c.window)};
+    const bool wgmma = ops::uses_wgmma_attention<bf16>(gpu, static_cast<int>(c.rows), geo);
+    std::printf(" (%s) mma.sync %.2g", wgmma ? "wgmma" : "mma.sync", e_mma);
+  }
+  std::printf("\n");
   failures += ok ? 0 : 1;
 }
 
@@ -122,7 +147,16 @@ int main() {
     check(gpu, {4, 2, 128, 2048, 500, 1}, 3);   // decode steps (the split-key kernel for both types), 2 splits
     check(gpu, {4, 4, 64, -1, 3000, 3}, 2);     // a few rows against 12 splits of full attention
     check(gpu, {2, 1, 128, 300, 1000, 1}, 1);   // a ring buffer that has wrapped
+    check(gpu, {4, 2, 64, 64, 30, 1}, 2);       // every key in one split
     check(gpu, {4, 4, 32, 16, 20, 40}, 1);      // a head size without a tensor-core kernel
+    // Several 128-query tiles and key tiles: windows shorter than, equal to and longer than a tile,
+    // windows that reach back into the cache, a full cache, one-key windows, stacked sequences.
+    check(gpu, {4, 4, 128, 256, 300, 700}, 1);
+    check(gpu, {8, 2, 64, 100, 0, 1000}, 1);
+    check(gpu, {4, 4, 128, 128, 130, 257}, 2);
+    check(gpu, {2, 1, 128, -1, 400, 300}, 2);
+    check(gpu, {2, 2, 64, 1, 10, 40}, 1);
+    check(gpu, {6, 3, 128, 2048, 3000, 600}, 3);
   } catch (const std::exception& e) {
     std::printf("error: %s\n", e.what());
     return 1;

@@ -25,6 +25,12 @@ class Cuda {
   cublasHandle_t blas() const { return context_->blas; }
   /// Streaming multiprocessors of the device (read once; launch sizes use it).
   int multiprocessors() const { return context_->multiprocessors; }
+  /// Compute capability of the device, major * 10 + minor (90 for H100/H200).
+  int compute_capability() const { return context_->compute_capability; }
+  /// Whether kernels launched through cuda::launch may start while the kernel before them drains
+  /// (programmatic dependent launch, compute capability 9.0 and later); each such kernel waits for
+  /// its predecessor's results with cuda::wait_for_prior_grids() before reading them.
+  bool dependent_launches() const { return context_->compute_capability >= 90; }
   int threads() const { return 1; }  // host threads the policy uses (CLI reports)
 
   /// Waits for the work queued on the stream; throws Error naming the failure of any of it.
@@ -37,6 +43,10 @@ class Cuda {
               " CUDA device(s) visible)");
       cuda::check(cudaSetDevice(device), "cudaSetDevice");
       cuda::check(cudaDeviceGetAttribute(&multiprocessors, cudaDevAttrMultiProcessorCount, device), "cudaDeviceGetAttribute");
+      int major = 0, minor = 0;
+      cuda::check(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device), "cudaDeviceGetAttribute");
+      cuda::check(cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device), "cudaDeviceGetAttribute");
+      compute_capability = 10 * major + minor;
       cuda::check(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), "cudaStreamCreate");
       if (const cublasStatus_t s = cublasCreate(&blas); s != CUBLAS_STATUS_SUCCESS) {
         cudaStreamDestroy(stream);
@@ -60,6 +70,7 @@ class Cuda {
     static constexpr std::size_t workspace_bytes = std::size_t{32} << 20;
     int device;
     int multiprocessors = 0;
+    int compute_capability = 0;
     cudaStream_t stream = nullptr;
     cublasHandle_t blas = nullptr;
     void* workspace = nullptr;

@@ -14,6 +14,7 @@
 #include "samba/ops/cuda/attention.cuh"
 #include "samba/ops/cuda/causal_conv1d.cuh"
 #include "samba/ops/cuda/elementwise.cuh"
+#include "samba/ops/cuda/gemv.cuh"
 #include "samba/ops/cuda/linear.cuh"
 #include "samba/ops/cuda/rope.cuh"
 #include "samba/ops/cuda/selective_scan.cuh"
@@ -39,7 +40,7 @@ struct Model<S, backend::Cuda, W>::Weights {
     index_t window;
   };
   struct Mlp {
-    cuda::DeviceBuffer<W> gate_up;  // [2I, D]: w1 rows then w2 rows, one product for both
+    cuda::DeviceBuffer<W> gate_up;  // [2I, D]: rows of w1 and w2 interleaved (gate i, up i), one product for both
     cuda::DeviceBuffer<W> down;     // [D, I]
   };
   struct Sublayer {
@@ -242,9 +243,14 @@ void Model<S, backend::Cuda, W>::prepare() {
         break;
       case SublayerKind::mlp: {
         const HostTensor &w1 = host(p + "swiglu.w1.weight"), &w2 = host(p + "swiglu.w2.weight");
+        require(w1.count == w2.count && w1.count == static_cast<std::size_t>(c.mlp.d_hidden * c.d_model), "CUDA model: '", p,
+                "swiglu': w1 and w2 are not both [", c.mlp.d_hidden, ", ", c.d_model, "]");
         std::vector<W> gate_up(w1.count + w2.count);
-        std::copy_n(static_cast<const W*>(w1.data), w1.count, gate_up.begin());
-        std::copy_n(static_cast<const W*>(w2.data), w2.count, gate_up.begin() + static_cast<std::ptrdiff_t>(w1.count));
+        const auto D = static_cast<std::size_t>(c.d_model);
+        for (std::size_t i = 0; i < static_cast<std::size_t>(c.mlp.d_hidden); ++i) {
+          std::copy_n(static_cast<const W*>(w1.data) + i * D, D, gate_up.begin() + static_cast<std::ptrdiff_t>(2 * i * D));
+          std::copy_n(static_cast<const W*>(w2.data) + i * D, D, gate_up.begin() + static_cast<std::ptrdiff_t>((2 * i + 1) * D));
+        }
         w->bytes += gate_up.size() * sizeof(W);
         sub.index = w->mlps.size();
         w->mlps.push_back({cuda::DeviceBuffer<W>(std::span<const W>(gate_up)), matrix(p + "swiglu.w3.weight")});
@@ -378,7 +384,7 @@ void Model<S, backend::Cuda, W>::forward_chunk(std::span<const ChunkPart> parts,
   std::vector<int> splits;            // launch sizes that depend on the positions (part of a graph's identity)
   for (const auto& a : w.attentions) {
     const k::AttentionGeometry geo{static_cast<int>(H), static_cast<int>(G), static_cast<int>(hs), static_cast<int>(a.window)};
-    attention_scratch = std::max(attention_scratch, ops::attention_scratch_floats(seg, max_rows, T, geo));
+    attention_scratch = std::max(attention_scratch, ops::attention_scratch_floats<A>(be, seg, max_rows, T, geo));
     splits.push_back(ops::attention_splits(seg, geo));
   }
   const std::size_t o_qkv = attention.take<float>(T * qkv_width), o_att = attention.take<A>(T * H * hs);
@@ -419,6 +425,37 @@ void Model<S, backend::Cuda, W>::forward_chunk(std::span<const ChunkPart> parts,
     observer(block, first, host_x.data(), T);
   };
 
+  // A decode step (or any chunk of a few rows): every product is a fused GEMV (gemv.cuh) whose
+  // input is the RMSNorm of the residual stream or a float32 array, and whose output may be added
+  // to the residual stream or reduced to SwiGLU's hidden state, so that norms, casts, gating and
+  // residual adds need no kernels of their own.
+  const auto serves = [&](index_t in, const void* weights) { return ops::gemv_serves<W>(T, in, weights, in); };
+  bool few_rows = T <= k::gemv_max_rows && serves(D, w.head(c.tie_embeddings));
+  for (const auto& m : w.mambas) few_rows = few_rows && serves(D, m.in_proj.data()) && serves(E, m.x_proj.data()) && serves(R, m.dt_proj.data()) && serves(E, m.out_proj.data());
+  for (const auto& a : w.attentions) few_rows = few_rows && serves(D, a.qkv.data()) && serves(H * hs, a.proj.data());
+  for (const auto& m : w.mlps) few_rows = few_rows && serves(D, m.gate_up.data()) && serves(I, m.down.data());
+  const bool one_row_each = max_rows == 1 && T == seg.count;
+  using In = k::GemvIn;
+  using Out = k::GemvOut;
+  auto product = [&]<In Input, Out Output>(std::integral_constant<In, Input>, std::integral_constant<Out, Output>, const void* input,
+                                            index_t ldx, const float* gain, const W* weights, void* y, index_t ldy, index_t in, index_t outs,
+                                            index_t rows = -1) {
+    k::GemvArgs<W> a;
+    if constexpr (Input == In::vector) a.x = static_cast<const W*>(input);
+    else a.xf = static_cast<const float*>(input);
+    a.gain = gain, a.eps = static_cast<float>(c.norm_eps), a.ldx = ldx, a.w = weights, a.ldy = ldy;
+    if constexpr (Output == Out::swiglu) a.y_act = static_cast<W*>(y);
+    else a.y = static_cast<float*>(y);
+    a.rows = static_cast<int>(rows < 0 ? T : rows), a.in = static_cast<int>(in), a.out = static_cast<int>(outs);
+    ops::gemv<Input, Output>(be, a);
+  };
+  constexpr std::integral_constant<In, In::vector> vector{};
+  constexpr std::integral_constant<In, In::cast> cast{};
+  constexpr std::integral_constant<In, In::rmsnorm> rmsnorm{};
+  constexpr std::integral_constant<Out, Out::store> store{};
+  constexpr std::integral_constant<Out, Out::accumulate> accumulate{};
+  constexpr std::integral_constant<Out, Out::swiglu> swiglu{};
+
   // Everything the chunk queues on the stream, from the token upload to the logits download.
   auto enqueue = [&] {
     ops::stage_inputs(be, staging.tokens, d_tokens, T, staging.positions, d_positions, seg.count);
@@ -426,8 +463,20 @@ void Model<S, backend::Cuda, W>::forward_chunk(std::span<const ChunkPart> parts,
     index_t block = 0;
     for (std::size_t i = 0; i < w.sublayers.size(); ++i) {
       const auto& sub = w.sublayers[i];
-      ops::add_rmsnorm(be, x, i == 0 ? nullptr : out, sub.norm.data(), normed, T, D, c.norm_eps);
-      if (i > 0 && c.sublayers[i - 1].ends_block && observer) observe(block++);
+      if (!few_rows) {
+        ops::add_rmsnorm(be, x, i == 0 ? nullptr : out, sub.norm.data(), normed, T, D, c.norm_eps);
+        if (i > 0 && c.sublayers[i - 1].ends_block && observer) observe(block++);
+      }
+      // The sublayer's output: added to x by the last product (few rows), or written to `out`.
+      float* result = few_rows ? x : out;
+      auto input_product = [&](const W* weights, float* y, index_t ldy, index_t outs) {  // normed x -> y
+        if (few_rows) product(rmsnorm, store, x, D, sub.norm.data(), weights, y, ldy, D, outs);
+        else ops::linear(be, normed, D, weights, y, ldy, T, D, outs);
+      };
+      auto output_product = [&](const A* input, index_t in, const W* weights) {  // -> D columns of the residual
+        if (few_rows) product(vector, accumulate, input, in, nullptr, weights, result, D, in, D);
+        else ops::linear(be, input, in, weights, result, D, T, in, D);
+      };
       switch (sub.kind) {
         case SublayerKind::mamba: {
           const auto& m = w.mambas[sub.index];
@@ -435,19 +484,25 @@ void Model<S, backend::Cuda, W>::forward_chunk(std::span<const ChunkPart> parts,
           A* y = at<A>(scratch, o_y);
           constexpr bool same = std::is_same_v<A, float>;
           A* xc_a = same ? nullptr : at<A>(scratch, o_xc_a);
-          ops::linear(be, normed, D, m.in_proj.data(), xz, 2 * E, T, D, 2 * E);
+          input_product(m.in_proj.data(), xz, 2 * E, 2 * E);
           ops::causal_conv1d_silu(be, xz, 2 * E, seg, conv[sub.index], m.conv_w.data(), m.conv_b.data(), xc, xc_a, E, K);
-          ops::linear(be, same ? reinterpret_cast<const A*>(xc) : xc_a, E, m.x_proj.data(), dbc, proj, T, E, proj);
-          if constexpr (same) {
-            ops::linear(be, reinterpret_cast<const A*>(dbc), proj, m.dt_proj.data(), dt, E, T, R, E);
+          const A* xc_in = same ? reinterpret_cast<const A*>(xc) : xc_a;
+          if (few_rows) {
+            product(vector, store, xc_in, E, nullptr, m.x_proj.data(), dbc, proj, E, proj);
+            product(cast, store, dbc, proj, nullptr, m.dt_proj.data(), dt, E, R, E);
           } else {
-            A* dt_low = at<A>(scratch, o_dt_low);
-            ops::cast_rows(be, dbc, proj, dt_low, T, R);
-            ops::linear(be, dt_low, R, m.dt_proj.data(), dt, E, T, R, E);
+            ops::linear(be, xc_in, E, m.x_proj.data(), dbc, proj, T, E, proj);
+            if constexpr (same) {
+              ops::linear(be, reinterpret_cast<const A*>(dbc), proj, m.dt_proj.data(), dt, E, T, R, E);
+            } else {
+              A* dt_low = at<A>(scratch, o_dt_low);
+              ops::cast_rows(be, dbc, proj, dt_low, T, R);
+              ops::linear(be, dt_low, R, m.dt_proj.data(), dt, E, T, R, E);
+            }
           }
           ops::selective_scan(be, {xc, dt, m.dt_bias.data(), m.a.data(), dbc + R, dbc + R + N, proj, m.d.data(), xz + E, 2 * E}, seg,
                               ssm[sub.index], y, E, N, at<float>(scratch, o_scan));
-          ops::linear(be, y, E, m.out_proj.data(), out, D, T, E, D);
+          output_product(y, E, m.out_proj.data());
           break;
         }
         case SublayerKind::attention: {
@@ -455,27 +510,43 @@ void Model<S, backend::Cuda, W>::forward_chunk(std::span<const ChunkPart> parts,
           const k::AttentionGeometry geo{static_cast<int>(H), static_cast<int>(G), static_cast<int>(hs), static_cast<int>(a.window)};
           float* qkv = at<float>(scratch, o_qkv);
           A* att = at<A>(scratch, o_att);
-          ops::linear(be, normed, D, a.qkv.data(), qkv, qkv_width, T, D, qkv_width);
-          if (c.attention.rope_dims > 0)
-            ops::rope_qk(be, qkv, seg, T, G, H / G, hs, c.attention.rope_dims, c.attention.rope_base, c.attention.position_scale);
-          ops::swa_forward(be, qkv, seg, max_rows, kv[sub.index], geo, att, at<float>(scratch, o_att_scratch));
-          ops::kv_append(be, qkv, seg, max_rows, kv[sub.index], geo);
-          ops::linear(be, att, H * hs, a.proj.data(), out, D, T, H * hs, D);
+          input_product(a.qkv.data(), qkv, qkv_width, qkv_width);
+          if (one_row_each) {  // rotate and append first: no query of the step sees the slot it overwrites
+            ops::rope_append(be, qkv, seg, kv[sub.index], G, H / G, hs, a.window, c.attention.rope_dims, c.attention.rope_base,
+                             c.attention.position_scale);
+            ops::swa_forward(be, qkv, seg, max_rows, kv[sub.index], geo, att, at<float>(scratch, o_att_scratch));
+          } else {
+            if (c.attention.rope_dims > 0)
+              ops::rope_qk(be, qkv, seg, T, G, H / G, hs, c.attention.rope_dims, c.attention.rope_base, c.attention.position_scale);
+            ops::swa_forward(be, qkv, seg, max_rows, kv[sub.index], geo, att, at<float>(scratch, o_att_scratch));
+            ops::kv_append(be, qkv, seg, max_rows, kv[sub.index], geo);
+          }
+          output_product(att, H * hs, a.proj.data());
           break;
         }
         case SublayerKind::mlp: {
           const auto& m = w.mlps[sub.index];
-          float* gate_up = at<float>(scratch, o_gate_up);
           A* hidden = at<A>(scratch, o_hidden);
-          ops::linear(be, normed, D, m.gate_up.data(), gate_up, 2 * I, T, D, 2 * I);
-          ops::silu_mul(be, gate_up, hidden, T, I);
-          ops::linear(be, hidden, I, m.down.data(), out, D, T, I, D);
+          if (few_rows) {
+            product(rmsnorm, swiglu, x, D, sub.norm.data(), m.gate_up.data(), hidden, I, D, 2 * I);
+          } else {
+            float* gate_up = at<float>(scratch, o_gate_up);
+            ops::linear(be, normed, D, m.gate_up.data(), gate_up, 2 * I, T, D, 2 * I);
+            ops::silu_mul(be, gate_up, hidden, T, I);
+          }
+          output_product(hidden, I, m.down.data());
           break;
         }
       }
+      if (few_rows && c.sublayers[i].ends_block && observer) observe(block++);
     }
     // The last residual add, fused with ln_f where logits are wanted.
     const index_t skip = T - logit_rows;
+    if (few_rows) {
+      if (logit_rows > 0)
+        product(rmsnorm, store, x + skip * D, D, w.final_norm.data(), w.head(c.tie_embeddings), d_logits, V, D, V, logit_rows);
+      return;
+    }
     if (skip > 0) ops::add_inplace(be, x, out, skip * D);
     if (logit_rows > 0) ops::add_rmsnorm(be, x + skip * D, out + skip * D, w.final_norm.data(), normed, logit_rows, D, c.norm_eps);
     if (c.sublayers.back().ends_block && observer) observe(block++);

@@ -11,7 +11,10 @@
 #include <type_traits>
 
 #include "samba/backend/cuda.hpp"
+#include "samba/backend/cuda/launch.cuh"
 #include "samba/core/types.hpp"
+#include "samba/ops/cuda/attention_common.cuh"
+#include "samba/ops/cuda/attention_wgmma.cuh"
 #include "samba/ops/cuda/batch.cuh"
 
 namespace samba::ops {
@@ -21,41 +24,6 @@ namespace cuda_kernels {
 inline constexpr int attention_rows = 32;  // queries per block
 inline constexpr int attention_keys = 32;  // keys per tile
 inline constexpr int attention_threads = 128;
-
-/// Geometry of one attention layer.
-struct AttentionGeometry {
-  int n_head, n_kv_head, head_size;
-  int window;  // keys per query, itself included; -1 = full causal
-};
-
-/// Where key j (and its value) of one KV head lives: the chunk's own qkv rows for j >= first, else
-/// the cache slot (a ring of `window` slots, or slot j for full attention).
-struct KeyRows {
-  const float* qkv;     // the chunk's rows, at this head's key columns
-  index_t width;        // floats per qkv row
-  const float* keys;    // the cache's rows of this KV head
-  const float* values;
-  long long first;      // position of the chunk's first row
-  int window, head_size;
-
-  __device__ __forceinline__ void find(long long j, const float*& k, const float*& v) const {
-    if (j >= first) {
-      k = qkv + (j - first) * width, v = k + head_size;
-    } else {
-      const long long slot = window > 0 ? j % window : j;
-      k = keys + slot * head_size, v = values + slot * head_size;
-    }
-  }
-};
-
-__device__ __forceinline__ KeyRows key_rows(const float* qkv, const SegmentTable& seg, const KvPointers& kv, const AttentionGeometry& geo,
-                                            int p, int g) {
-  const int q_per_kv = geo.n_head / geo.n_kv_head, hs = geo.head_size;
-  const index_t width = static_cast<index_t>(geo.n_kv_head) * (q_per_kv + 2) * hs;
-  const long long slots = kv.slots[p];
-  return {qkv + seg.row0[p] * width + (g * (q_per_kv + 2) + q_per_kv) * hs, width, kv.keys[p] + g * slots * hs,
-          kv.values[p] + g * slots * hs, seg.position[p], geo.window, hs};
-}
 
 /// grid (query tiles, heads, sequences). qkv rows [G, q_per_kv + 2, hs]; y [T, H, hs] as A.
 /// Four threads share a query row: each scores a quarter of the key tile and accumulates a quarter
@@ -342,6 +310,8 @@ __global__ void __launch_bounds__(split_threads) attend_split(const float* __res
                                                               AttentionGeometry geo, float scale, float* __restrict__ partial, int splits) {
   constexpr int Dpl = MaxHs / 32, Warps = split_threads / 32;
   __shared__ float warp_max[Warps], warp_sum[Warps], warp_out[Warps][MaxHs];
+  cuda::allow_dependent_launch();
+  cuda::wait_for_prior_grids();
   const int split = blockIdx.x, h = blockIdx.y, row = blockIdx.z, lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   int p = 0;
   while (p + 1 < seg.count && row >= seg.row0[p + 1]) ++p;
@@ -422,6 +392,8 @@ __global__ void __launch_bounds__(split_threads) attend_split(const float* __res
 /// grid (heads, stacked rows): merges a row's key splits (softmax-weighted) into y [T, H, hs] as A.
 template <class A>
 __global__ void merge_splits(const float* __restrict__ partial, int splits, AttentionGeometry geo, A* __restrict__ y) {
+  cuda::allow_dependent_launch();
+  cuda::wait_for_prior_grids();
   const int h = blockIdx.x, row = blockIdx.y, hs = geo.head_size;
   const float* in = partial + (static_cast<index_t>(row) * geo.n_head + h) * splits * (hs + 2);
   float top = -INFINITY;
@@ -472,16 +444,48 @@ inline int attention_splits(const cuda_kernels::SegmentTable& seg, const cuda_ke
   return static_cast<int>((keys + cuda_kernels::split_keys - 1) / cuda_kernels::split_keys);
 }
 
-/// Floats of scratch swa_forward needs for these rows (the decode kernel's partial results; 0 else).
-inline std::size_t attention_scratch_floats(const cuda_kernels::SegmentTable& seg, int max_rows, index_t total_rows,
-                                            const cuda_kernels::AttentionGeometry& geo) {
+/// Whether swa_forward runs these rows on the wgmma kernel (attention_wgmma.cuh): prefill-sized
+/// chunks of bf16 models with head size 64 or 128, on an sm_90a build running on Hopper.
+template <class A>
+bool uses_wgmma_attention(const backend::Cuda& be, int max_rows, const cuda_kernels::AttentionGeometry& geo) {
+  return std::is_same_v<A, bf16> && max_rows >= cuda_attention_split_below && (geo.head_size == 64 || geo.head_size == 128) &&
+         wgmma_attention_available(be);
+}
+
+/// Floats of scratch swa_forward needs for these rows: the wgmma kernel's packed operands, or the
+/// decode kernel's partial results, or nothing.
+template <class A>
+std::size_t attention_scratch_floats(const backend::Cuda& be, const cuda_kernels::SegmentTable& seg, int max_rows, index_t total_rows,
+                                     const cuda_kernels::AttentionGeometry& geo) {
+  if (uses_wgmma_attention<A>(be, max_rows, geo)) return (cuda_kernels::packed_bytes(cuda_kernels::packed_keys(seg, geo), geo) + 3) / 4;
   if (max_rows >= cuda_attention_split_below) return 0;
   return static_cast<std::size_t>(total_rows) * geo.n_head * attention_splits(seg, geo) * (geo.head_size + 2);
 }
 
+/// The mma.sync tensor-core kernel (cuda_kernels::swa_forward_tc) on these rows: bf16 output,
+/// head size 64 or 128.
+inline void swa_forward_mma(const backend::Cuda& be, const float* qkv, const cuda_kernels::SegmentTable& seg, int max_rows,
+                            const cuda_kernels::KvPointers& kv, const cuda_kernels::AttentionGeometry& geo, float scale, bf16* y) {
+  using namespace cuda_kernels;
+  require(geo.head_size == 64 || geo.head_size == 128, "attention (CUDA, mma.sync): head size ", geo.head_size, " is not 64 or 128");
+  const dim3 grid(static_cast<unsigned>((max_rows + tc_rows - 1) / tc_rows), static_cast<unsigned>(geo.n_head),
+                  static_cast<unsigned>(seg.count));
+  auto launch = [&](auto hs) {
+    constexpr int Hs = decltype(hs)::value;
+    auto kernel = swa_forward_tc<Hs>;
+    constexpr int shared = static_cast<int>(TcLayout<Hs>::bytes);
+    cuda::check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, shared),
+                "cudaFuncSetAttribute (tensor-core attention shared memory)");
+    kernel<<<grid, tc_threads, shared, be.stream()>>>(qkv, seg, kv, geo, scale, y);
+  };
+  if (geo.head_size == 64) launch(std::integral_constant<int, 64>{});
+  else launch(std::integral_constant<int, 128>{});
+  cuda::check_launch("swa_forward_tc kernel launch");
+}
+
 /// Attention of every stacked sequence's rows (queries and keys already rotated): y [T, H, hs] as A.
 /// The caches are read, not written; call kv_append afterwards. `scratch` holds
-/// attention_scratch_floats(...) floats.
+/// attention_scratch_floats<A>(...) floats.
 template <class A>
 void swa_forward(const backend::Cuda& be, const float* qkv, const cuda_kernels::SegmentTable& seg, int max_rows,
                  const cuda_kernels::KvPointers& kv, const cuda_kernels::AttentionGeometry& geo, A* y, float* scratch) {
@@ -495,33 +499,26 @@ void swa_forward(const backend::Cuda& be, const float* qkv, const cuda_kernels::
     const int total_rows = seg.row0[seg.count - 1] + seg.rows[seg.count - 1];
     const dim3 grid(static_cast<unsigned>(splits), static_cast<unsigned>(geo.n_head), static_cast<unsigned>(total_rows));
     auto launch = [&](auto max_hs) {
-      attend_split<decltype(max_hs)::value><<<grid, split_threads, 0, be.stream()>>>(qkv, seg, kv, geo, scale, scratch, splits);
+      cuda::launch(be, attend_split<decltype(max_hs)::value>, grid, dim3(split_threads), 0, "attend_split kernel launch", qkv, seg, kv, geo,
+                   scale, scratch, splits);
     };
     if (geo.head_size <= 32) launch(std::integral_constant<int, 32>{});
     else if (geo.head_size <= 64) launch(std::integral_constant<int, 64>{});
     else if (geo.head_size <= 128) launch(std::integral_constant<int, 128>{});
     else launch(std::integral_constant<int, 256>{});
-    cuda::check_launch("attend_split kernel launch");
-    merge_splits<<<dim3(static_cast<unsigned>(geo.n_head), static_cast<unsigned>(total_rows)), 128, 0, be.stream()>>>(scratch, splits, geo, y);
-    cuda::check_launch("merge_splits kernel launch");
+    cuda::launch(be, merge_splits<A>, dim3(static_cast<unsigned>(geo.n_head), static_cast<unsigned>(total_rows)), dim3(128), 0,
+                 "merge_splits kernel launch", static_cast<const float*>(scratch), splits, geo, y);
     return;
   }
   if constexpr (std::is_same_v<A, bf16>) {
-    // Prefill-sized chunks of bf16 models run on the tensor cores.
+    // Prefill-sized chunks of bf16 models run on the tensor cores: warpgroup products on Hopper,
+    // else mma.sync.
+    if (uses_wgmma_attention<A>(be, max_rows, geo)) {
+      swa_forward_wgmma(be, qkv, seg, max_rows, kv, geo, scale, y, scratch);
+      return;
+    }
     if (geo.head_size == 64 || geo.head_size == 128) {
-      const dim3 grid(static_cast<unsigned>((max_rows + tc_rows - 1) / tc_rows), static_cast<unsigned>(geo.n_head),
-                      static_cast<unsigned>(seg.count));
-      auto launch = [&](auto hs) {
-        constexpr int Hs = decltype(hs)::value;
-        auto kernel = swa_forward_tc<Hs>;
-        constexpr int shared = static_cast<int>(TcLayout<Hs>::bytes);
-        cuda::check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, shared),
-                    "cudaFuncSetAttribute (tensor-core attention shared memory)");
-        kernel<<<grid, tc_threads, shared, be.stream()>>>(qkv, seg, kv, geo, scale, y);
-      };
-      if (geo.head_size == 64) launch(std::integral_constant<int, 64>{});
-      else launch(std::integral_constant<int, 128>{});
-      cuda::check_launch("swa_forward_tc kernel launch");
+      swa_forward_mma(be, qkv, seg, max_rows, kv, geo, scale, y);
       return;
     }
   }

@@ -1,10 +1,11 @@
 // samba/ops/cuda/causal_conv1d.cuh: Mamba's depthwise causal conv + SiLU on the GPU (SPEC.md
 // "Mamba", x = silu(b[e] + sum_k W[e,k] x[t-K+1+k, e])), for prefill and decode alike: the conv
 // runs in parallel over channels and chunks of rows, then a second kernel moves each sequence's
-// history (its last K-1 inputs) forward.
+// history (its last K-1 inputs) forward; a decode step (one row per sequence) does both in one.
 #pragma once
 
 #include "samba/backend/cuda.hpp"
+#include "samba/backend/cuda/launch.cuh"
 #include "samba/core/types.hpp"
 #include "samba/ops/cuda/batch.cuh"
 
@@ -67,6 +68,32 @@ __global__ void conv_history(const float* __restrict__ x, index_t x_stride, Segm
   }
 }
 
+/// grid (channel blocks, sequences), one row per sequence (a decode step): the conv of that row
+/// against the history, and the history moved forward by it, in one pass per channel.
+template <int K, class A>
+__global__ void conv_step(const float* __restrict__ x, index_t x_stride, SegmentTable seg, StatePointers history,
+                          const float* __restrict__ w, const float* __restrict__ b, float* __restrict__ y, A* __restrict__ y_cast,
+                          index_t channels) {
+  cuda::allow_dependent_launch();
+  cuda::wait_for_prior_grids();
+  const index_t e = static_cast<index_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (e >= channels) return;
+  float* hist = history.at[blockIdx.y];
+  const index_t row = seg.row0[blockIdx.y];
+  float window[K];
+#pragma unroll
+  for (int k = 0; k < K - 1; ++k) window[k] = hist[k * channels + e];
+  window[K - 1] = x[row * x_stride + e];
+  float acc = b[e];
+#pragma unroll
+  for (int k = 0; k < K; ++k) acc += w[e * K + k] * window[k];
+  const float out = silu(acc);
+  y[row * channels + e] = out;
+  if (y_cast) y_cast[row * channels + e] = store_as<A>(out);
+#pragma unroll
+  for (int k = 0; k < K - 1; ++k) hist[k * channels + e] = window[k + 1];
+}
+
 }  // namespace cuda_kernels
 
 /// Kernel widths the CUDA conv is built for.
@@ -80,14 +107,20 @@ void causal_conv1d_silu(const backend::Cuda& be, const float* x, index_t x_strid
   require(kernel >= 2 && kernel <= cuda_conv_max_kernel, "causal_conv1d (CUDA): d_conv ", kernel, " is outside the supported 2..",
           cuda_conv_max_kernel);
   if (seg.count == 0 || channels <= 0) return;
-  int max_rows = 0;
-  for (int p = 0; p < seg.count; ++p) max_rows = seg.rows[p] > max_rows ? seg.rows[p] : max_rows;
+  int max_rows = 0, total_rows = 0;
+  for (int p = 0; p < seg.count; ++p) max_rows = seg.rows[p] > max_rows ? seg.rows[p] : max_rows, total_rows += seg.rows[p];
   const unsigned channel_blocks = static_cast<unsigned>((channels + 127) / 128);
+  const bool one_row_each = max_rows == 1 && total_rows == seg.count;  // a decode step: one fused kernel
   const dim3 grid(channel_blocks, static_cast<unsigned>((max_rows + cuda_kernels::conv_rows_per_thread - 1) / cuda_kernels::conv_rows_per_thread),
                   static_cast<unsigned>(seg.count)),
       block(128);
   auto launch = [&](auto k) {
-    cuda_kernels::conv_silu<decltype(k)::value, A><<<grid, block, 0, be.stream()>>>(x, x_stride, seg, history, w, b, y, y_cast, channels);
+    constexpr int Width = decltype(k)::value;
+    if (one_row_each)
+      cuda::launch(be, cuda_kernels::conv_step<Width, A>, dim3(channel_blocks, static_cast<unsigned>(seg.count)), block, 0,
+                   "conv_step kernel launch", x, x_stride, seg, history, w, b, y, y_cast, channels);
+    else
+      cuda_kernels::conv_silu<Width, A><<<grid, block, 0, be.stream()>>>(x, x_stride, seg, history, w, b, y, y_cast, channels);
   };
   switch (kernel) {
     case 2: launch(std::integral_constant<int, 2>{}); break;
@@ -98,6 +131,7 @@ void causal_conv1d_silu(const backend::Cuda& be, const float* x, index_t x_strid
     case 7: launch(std::integral_constant<int, 7>{}); break;
     default: launch(std::integral_constant<int, 8>{}); break;
   }
+  if (one_row_each) return;
   cuda::check_launch("conv_silu kernel launch");
   cuda_kernels::conv_history<<<dim3(channel_blocks, static_cast<unsigned>(seg.count)), 128, 0, be.stream()>>>(
       x, x_stride, seg, history, channels, static_cast<int>(kernel));

@@ -9,6 +9,7 @@
 #include <algorithm>
 
 #include "samba/backend/cuda.hpp"
+#include "samba/backend/cuda/launch.cuh"
 #include "samba/core/types.hpp"
 #include "samba/ops/cuda/batch.cuh"
 
@@ -19,6 +20,7 @@ namespace cuda_kernels {
 /// x[t, :] = table[tokens[t], :] as float32 (the token embedding, SPEC.md "Block structure").
 template <class W>
 __global__ void embed_rows(const W* __restrict__ table, const int* __restrict__ tokens, float* __restrict__ x, index_t dim) {
+  cuda::allow_dependent_launch();
   const index_t t = blockIdx.x;
   const W* row = table + static_cast<index_t>(tokens[t]) * dim;
   for (index_t i = threadIdx.x; i < dim; i += blockDim.x) x[t * dim + i] = load_float(row[i]);
@@ -68,14 +70,16 @@ __global__ void add_inplace(float* __restrict__ x, const float* __restrict__ y, 
     x[i] += y[i];
 }
 
-/// gate_up [T, 2I] (gate in [0, I), up in [I, 2I)) -> out [T, I] = silu(gate) * up; grid (column
-/// blocks, rows).
+/// gate_up [T, 2I], gate and up interleaved (column 2j is gate j, 2j + 1 up j) -> out [T, I] =
+/// silu(gate) * up; grid (column blocks, rows).
 template <class A>
 __global__ void silu_mul(const float* __restrict__ gate_up, A* __restrict__ out, index_t hidden) {
   const index_t t = blockIdx.y;
-  const float* row = gate_up + t * 2 * hidden;
-  for (index_t j = static_cast<index_t>(blockIdx.x) * blockDim.x + threadIdx.x; j < hidden; j += static_cast<index_t>(gridDim.x) * blockDim.x)
-    out[t * hidden + j] = store_as<A>(silu(row[j]) * row[hidden + j]);
+  const float2* row = reinterpret_cast<const float2*>(gate_up + t * 2 * hidden);
+  for (index_t j = static_cast<index_t>(blockIdx.x) * blockDim.x + threadIdx.x; j < hidden; j += static_cast<index_t>(gridDim.x) * blockDim.x) {
+    const float2 gu = row[j];
+    out[t * hidden + j] = store_as<A>(silu(gu.x) * gu.y);
+  }
 }
 
 /// dst [rows, cols] (contiguous) = src rows of stride `src_stride`, converted to A.
@@ -124,7 +128,7 @@ inline void add_inplace(const backend::Cuda& be, float* x, const float* y, index
   cuda::check_launch("add_inplace kernel launch");
 }
 
-/// out [T, I] = silu(gate_up[:, :I]) * gate_up[:, I:], as A.
+/// out [T, I] = silu(gate) * up of the interleaved gate_up [T, 2I], as A.
 template <class A>
 void silu_mul(const backend::Cuda& be, const float* gate_up, A* out, index_t tokens, index_t hidden) {
   if (tokens * hidden <= 0) return;

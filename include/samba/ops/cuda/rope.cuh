@@ -2,9 +2,11 @@
 // rope_dims of each head (SPEC.md "SWA": o1 = x1 cos - x2 sin, o2 = x1 sin + x2 cos,
 // theta_i = base^(-2i/rd)), applied in place to the query and key heads of fused qkv rows.
 // Angles are formed in double, as on the host, so that positions far past 2^24 keep their precision.
+// A decode step rotates and appends its keys to the cache in one kernel (rope_append).
 #pragma once
 
 #include "samba/backend/cuda.hpp"
+#include "samba/backend/cuda/launch.cuh"
 #include "samba/core/types.hpp"
 #include "samba/ops/cuda/batch.cuh"
 
@@ -37,6 +39,41 @@ __global__ void rope_qk(float* __restrict__ qkv, SegmentTable seg, int n_kv_head
   }
 }
 
+/// One block per sequence of a decode step (one row each): rope_qk on that row, then its key and
+/// value written into the cache slot of its position (slot j % window, or j for full attention).
+/// The slot held position j - window, which no query of this step sees, so the attention that
+/// follows may read the cache. rope_dims 0: the append alone.
+__global__ void rope_append(float* __restrict__ qkv, SegmentTable seg, KvPointers kv, int n_kv_head, int q_per_kv, int head_size,
+                            int window, int rope_dims, double base, double position_scale) {
+  cuda::allow_dependent_launch();
+  cuda::wait_for_prior_grids();
+  const int p = blockIdx.x;
+  const long long j = seg.position[p];
+  const double position = static_cast<double>(j) * position_scale;
+  const int half = rope_dims / 2;
+  float* x = qkv + static_cast<index_t>(seg.row0[p]) * n_kv_head * (q_per_kv + 2) * head_size;
+  for (int pair = threadIdx.x; pair < half; pair += blockDim.x) {
+    double sd, cd;
+    sincos(position * pow(base, -2.0 * pair / rope_dims), &sd, &cd);
+    const float s = static_cast<float>(sd), c = static_cast<float>(cd);
+    for (int g = 0; g < n_kv_head; ++g)
+      for (int within = 0; within <= q_per_kv; ++within) {
+        float* v = x + (g * (q_per_kv + 2) + within) * head_size;
+        const float x1 = v[pair], x2 = v[pair + half];
+        v[pair] = x1 * c - x2 * s;
+        v[pair + half] = x1 * s + x2 * c;
+      }
+  }
+  __syncthreads();  // the rotated key is complete
+  const long long slots = kv.slots[p], slot = window > 0 ? j % window : j;
+  for (int i = threadIdx.x; i < n_kv_head * head_size; i += blockDim.x) {
+    const int g = i / head_size, d = i % head_size;
+    const float* group = x + (g * (q_per_kv + 2) + q_per_kv) * head_size;
+    kv.keys[p][(g * slots + slot) * head_size + d] = group[d];
+    kv.values[p][(g * slots + slot) * head_size + d] = group[head_size + d];
+  }
+}
+
 }  // namespace cuda_kernels
 
 /// Rotates the query and key heads of qkv [T, G, q_per_kv + 2, hs] in place; row r of sequence p
@@ -48,6 +85,17 @@ inline void rope_qk(const backend::Cuda& be, float* qkv, const cuda_kernels::Seg
       qkv, seg, static_cast<int>(n_kv_head), static_cast<int>(q_per_kv), static_cast<int>(head_size), static_cast<int>(rope_dims),
       base, position_scale);
   cuda::check_launch("rope_qk kernel launch");
+}
+
+/// A decode step's rope_qk and kv_append in one launch (see cuda_kernels::rope_append): every
+/// sequence of `seg` has exactly one row.
+inline void rope_append(const backend::Cuda& be, float* qkv, const cuda_kernels::SegmentTable& seg, const cuda_kernels::KvPointers& kv,
+                        index_t n_kv_head, index_t q_per_kv, index_t head_size, index_t window, index_t rope_dims, double base,
+                        double position_scale) {
+  if (seg.count == 0) return;
+  cuda::launch(be, cuda_kernels::rope_append, dim3(static_cast<unsigned>(seg.count)), dim3(128), 0, "rope_append kernel launch", qkv, seg,
+               kv, static_cast<int>(n_kv_head), static_cast<int>(q_per_kv), static_cast<int>(head_size), static_cast<int>(window),
+               static_cast<int>(rope_dims), base, position_scale);
 }
 
 }  // namespace samba::ops

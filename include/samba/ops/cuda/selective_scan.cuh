@@ -13,6 +13,7 @@
 
 #include "samba/backend/cuda.hpp"
 #include "samba/backend/cuda/device_buffer.hpp"
+#include "samba/backend/cuda/launch.cuh"
 #include "samba/core/types.hpp"
 #include "samba/ops/cuda/batch.cuh"
 
@@ -52,6 +53,8 @@ template <int MaxN, ScanPass Pass, class Y>
 __global__ void selective_scan(ScanInputs in, SegmentTable seg, StatePointers states, float* __restrict__ chunks, int chunk_count,
                                Y* __restrict__ y, index_t channels, int state) {
   extern __shared__ float staged[];  // [scan_stage_tokens, 2 * state]: B then C of each token
+  cuda::allow_dependent_launch();
+  cuda::wait_for_prior_grids();
   const index_t e = static_cast<index_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   const bool active = e < channels;
   index_t row0, tokens;
@@ -174,8 +177,8 @@ void selective_scan(const backend::Cuda& be, const cuda_kernels::ScanInputs& in,
   const std::size_t shared = static_cast<std::size_t>(scan_stage_tokens) * 2 * static_cast<std::size_t>(state) * sizeof(float);
   const int n = static_cast<int>(state), chunks = scan_chunks(seg);
   auto launch = [&](auto max_n, auto pass, unsigned blocks_y) {
-    cuda_kernels::selective_scan<decltype(max_n)::value, decltype(pass)::value, Y>
-        <<<dim3(channel_blocks, blocks_y), scan_threads, shared, be.stream()>>>(in, seg, states, scratch, chunks, y, channels, n);
+    cuda::launch(be, cuda_kernels::selective_scan<decltype(max_n)::value, decltype(pass)::value, Y>, dim3(channel_blocks, blocks_y),
+                 dim3(scan_threads), shared, "selective_scan kernel launch", in, seg, states, scratch, chunks, y, channels, n);
   };
   auto run = [&](auto max_n) {
     if (chunks == 0) {

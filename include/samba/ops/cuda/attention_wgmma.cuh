@@ -1,0 +1,383 @@
+// samba/ops/cuda/attention_wgmma.cuh: causal sliding-window attention of prefill chunks for bf16
+// models on Hopper's warpgroup tensor cores (SPEC.md "SWA": query t sees keys j with
+// t - w < j <= t; softmax(q.k / sqrt(hs)) v), FlashAttention style (Dao, "FlashAttention-2", online
+// softmax over key tiles). Two steps:
+//  1. pack_queries / pack_keys write the chunk's queries (scaled by log2(e) / sqrt(hs), so that the
+//     softmax runs on exp2), and for each KV head the keys [Tk, hs] and transposed values [hs, Tk]
+//     of the chunk and of the window before it (read from the KV cache) as contiguous bf16. Each
+//     sequence's keys start at a multiple of 128 rows, placed so that its first query's own key
+//     also sits at a multiple of 128: key tiles line up with query tiles.
+//  2. swa_forward_wgmma: a block of two warpgroups takes 128 queries of one head (64 each); 128-key
+//     tiles of K and V^T stream through shared memory (cp.async, two stages, 128-byte swizzle);
+//     S = Q K^T and O += P V are wgmma products (Q, K, V^T from shared memory, P from registers,
+//     where the float32 S accumulators convert in place to P's operand fragments); only the tiles
+//     on the diagonal and at the window's far edge are masked. Query heads of a group read their
+//     KV head's packed keys (no copies per query head).
+// The kernel has a body only in device code for sm_90a; wgmma_attention_available() tells whether
+// the running program has it.
+#pragma once
+
+#include <map>
+#include <mutex>
+
+#include "samba/backend/cuda.hpp"
+#include "samba/backend/cuda/device_buffer.hpp"
+#include "samba/core/bf16_device.cuh"
+#include "samba/core/types.hpp"
+#include "samba/ops/cuda/attention_common.cuh"
+#include "samba/ops/cuda/batch.cuh"
+#include "samba/ops/cuda/wgmma.cuh"
+
+namespace samba::ops {
+
+namespace cuda_kernels {
+
+inline constexpr int wg_rows = 128;     // queries per block
+inline constexpr int wg_keys = 128;     // keys per tile
+inline constexpr int wg_threads = 256;  // two warpgroups
+inline constexpr int pack_keys_per_block = 64;
+
+/// Where each sequence's packed keys are (host-computed from the chunk's positions).
+struct PackedKeys {
+  int key0[max_batch];             // first packed key row of sequence p (a multiple of wg_keys)
+  int keys[max_batch];             // its packed key rows (a multiple of wg_rows)
+  long long position0[max_batch];  // the position of its first packed row (< 0: rows before the sequence, zero)
+  int key_rows = 0;                // Tk: packed key rows of all sequences (the transposed values' row stride)
+  int query_rows = 0;              // rows of each head's packed queries (the chunk's rows + one tile)
+};
+
+/// The packed layout of these sequences: sequence p packs the keys of its window before the chunk
+/// (rounded up to whole tiles) and its chunk rows (rounded up likewise).
+inline PackedKeys packed_keys(const SegmentTable& seg, const AttentionGeometry& geo) {
+  PackedKeys pk;
+  long long key = 0, rows = 0;
+  for (int p = 0; p < seg.count; ++p) {
+    const long long first = seg.first[p];
+    const long long before = geo.window > 0 ? std::min<long long>(first, geo.window - 1) : first;
+    const long long before_tiles = (before + wg_rows - 1) / wg_rows * wg_rows;
+    const long long own = (static_cast<long long>(seg.rows[p]) + wg_rows - 1) / wg_rows * wg_rows;
+    require(key + before_tiles + own <= 0x7fffffff, "attention (CUDA): ", key + before_tiles + own, " packed keys in one chunk");
+    pk.key0[p] = static_cast<int>(key), pk.keys[p] = static_cast<int>(before_tiles + own), pk.position0[p] = first - before_tiles;
+    key += before_tiles + own;
+    rows = std::max<long long>(rows, seg.row0[p] + seg.rows[p]);
+  }
+  pk.key_rows = static_cast<int>(key), pk.query_rows = static_cast<int>(rows + wg_rows);
+  return pk;
+}
+
+/// Bytes of the packed operands: queries [H, query_rows, hs], keys [G, Tk, hs], values [G, hs, Tk].
+inline std::size_t packed_bytes(const PackedKeys& pk, const AttentionGeometry& geo) {
+  const std::size_t hs = static_cast<std::size_t>(geo.head_size);
+  return sizeof(bf16) * hs * (static_cast<std::size_t>(geo.n_head) * pk.query_rows + 2 * static_cast<std::size_t>(geo.n_kv_head) * pk.key_rows);
+}
+
+/// grid (query_rows): q [H, query_rows, hs] = bf16(qkv query * factor); rows past the chunk are zero.
+__global__ void pack_queries(const float* __restrict__ qkv, int total_rows, AttentionGeometry geo, float factor, int query_rows,
+                             bf16* __restrict__ q) {
+  const int r = blockIdx.x, hs = geo.head_size, q_per_kv = geo.n_head / geo.n_kv_head;
+  const index_t width = static_cast<index_t>(geo.n_kv_head) * (q_per_kv + 2) * hs;
+  for (int i = threadIdx.x; i < geo.n_head * hs; i += blockDim.x) {
+    const int h = i / hs, d = i % hs, g = h / q_per_kv;
+    const float v = r < total_rows ? qkv[r * width + (g * (q_per_kv + 2) + h % q_per_kv) * hs + d] * factor : 0.0f;
+    q[(static_cast<index_t>(h) * query_rows + r) * hs + d] = store_as<bf16>(v);
+  }
+}
+
+/// grid (key blocks of pack_keys_per_block, G, sequences): keys k [G, Tk, hs] and values
+/// transposed vt [G, hs, Tk] of packed rows [i0, i0 + 64) of sequence p, from the chunk's qkv rows
+/// or the KV cache; rows with no key (before position 0, older than the cache holds, past the
+/// chunk) are zero. Shared memory: 64 x (hs + 1) floats.
+__global__ void pack_keys(const float* __restrict__ qkv, SegmentTable seg, KvPointers kv, AttentionGeometry geo, PackedKeys pk,
+                          bf16* __restrict__ k, bf16* __restrict__ vt) {
+  extern __shared__ float staged_values[];  // [64, hs + 1]
+  __shared__ const float* key_at[pack_keys_per_block];
+  __shared__ const float* value_at[pack_keys_per_block];
+  const int p = blockIdx.z, g = blockIdx.y, i0 = blockIdx.x * pack_keys_per_block, hs = geo.head_size, ld = hs + 1;
+  if (i0 >= pk.keys[p]) return;
+  const KeyRows source = key_rows(qkv, seg, kv, geo, p, g);
+  const long long first = seg.first[p];
+  if (threadIdx.x < pack_keys_per_block) {
+    const long long j = pk.position0[p] + i0 + threadIdx.x;
+    const bool held = j >= 0 && j < first + seg.rows[p] && (j >= first || geo.window <= 0 || j > first - geo.window);
+    const float *kr = nullptr, *vr = nullptr;
+    if (held) source.find(j, kr, vr);
+    key_at[threadIdx.x] = kr, value_at[threadIdx.x] = vr;
+  }
+  __syncthreads();
+  const index_t row0 = static_cast<index_t>(g) * pk.key_rows + pk.key0[p] + i0;
+  for (int e = threadIdx.x; e < pack_keys_per_block * hs; e += blockDim.x) {
+    const int r = e / hs, d = e % hs;
+    k[(row0 + r) * hs + d] = store_as<bf16>(key_at[r] ? key_at[r][d] : 0.0f);
+    staged_values[r * ld + d] = value_at[r] ? value_at[r][d] : 0.0f;
+  }
+  __syncthreads();
+  for (int e = threadIdx.x; e < hs * (pack_keys_per_block / 8); e += blockDim.x) {  // 8 keys (16 bytes) per store
+    const int d = e / (pack_keys_per_block / 8), c = 8 * (e % (pack_keys_per_block / 8));
+    unsigned words[4];
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+      const __nv_bfloat162 two = __floats2bfloat162_rn(staged_values[(c + 2 * i) * ld + d], staged_values[(c + 2 * i + 1) * ld + d]);
+      words[i] = *reinterpret_cast<const unsigned*>(&two);
+    }
+    *reinterpret_cast<uint4*>(vt + (static_cast<index_t>(g) * hs + d) * pk.key_rows + pk.key0[p] + i0 + c) =
+        make_uint4(words[0], words[1], words[2], words[3]);
+  }
+}
+
+template <int Hs>
+struct WgmmaTiles {
+  static constexpr unsigned q_bytes = wg_rows * Hs * 2;  // [128 queries, Hs]
+  static constexpr unsigned k_bytes = wg_keys * Hs * 2;  // [128 keys, Hs]
+  static constexpr unsigned v_bytes = Hs * wg_keys * 2;  // [Hs, 128 keys]
+  static constexpr unsigned stage_bytes = k_bytes + v_bytes;
+  static constexpr std::size_t shared_bytes = q_bytes + 2 * stage_bytes + 1024;  // + room to align to 1024
+};
+
+__device__ __forceinline__ float fast_exp2(float v) {
+  float r;
+  asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(r) : "f"(v));
+  return r;
+}
+
+__device__ __forceinline__ unsigned pack_bf16x2(float lo, float hi) {
+  const __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);  // .x = lo (low 16 bits)
+  return *reinterpret_cast<const unsigned*>(&v);
+}
+
+/// grid (query tiles of wg_rows, H, sequences), wg_threads threads; y [T, H, Hs].
+template <int Hs>
+__global__ void __launch_bounds__(wg_threads, 1)
+    swa_forward_wgmma(const bf16* __restrict__ q, const bf16* __restrict__ k, const bf16* __restrict__ vt, SegmentTable seg, PackedKeys pk,
+                      AttentionGeometry geo, bf16* __restrict__ y) {
+#if SAMBA_WGMMA_DEVICE_CODE
+  using namespace wgmma;
+  using L = WgmmaTiles<Hs>;
+  constexpr int Acc = Hs / 2;  // O accumulators per thread
+  extern __shared__ unsigned char wgmma_smem[];
+  const unsigned base = (shared_address(wgmma_smem) + 1023u) & ~1023u;
+  const unsigned qs = base, stages = base + L::q_bytes;
+  const int p = blockIdx.z, h = blockIdx.y, q0 = blockIdx.x * wg_rows, rows = seg.rows[p];
+  if (q0 >= rows) return;
+  const int tid = threadIdx.x, group = tid / 128, warp = (tid / 32) % 4, lane = tid % 32;
+  const int g = h / (geo.n_head / geo.n_kv_head);
+  const bf16* q_src = q + (static_cast<index_t>(h) * pk.query_rows + seg.row0[p] + q0) * Hs;
+  const bf16* k_src = k + (static_cast<index_t>(g) * pk.key_rows + pk.key0[p]) * Hs;
+  const bf16* v_src = vt + static_cast<index_t>(g) * Hs * pk.key_rows + pk.key0[p];
+  const long long q_pos = seg.first[p] + q0, key_pos0 = pk.position0[p];
+  const int diagonal = static_cast<int>(q_pos - key_pos0);  // packed index of the first query's key: a tile boundary
+  int oldest = geo.window > 0 ? diagonal - geo.window + 1 : 0;
+  if (oldest < 0) oldest = 0;
+  const int tile_lo = oldest / wg_keys, tile_hi = diagonal / wg_keys;
+
+  // 16-byte copies into the swizzled layout: `rows_` rows of `chunks` 16-byte chunks, source row stride ld.
+  auto copy_rows = [&](unsigned dst, const bf16* src, index_t ld, int rows_, int chunks) {
+    for (int i = tid; i < rows_ * chunks; i += wg_threads) {
+      const int r = i / chunks, c = i % chunks;
+      copy16(dst + swizzled_offset(r, c, rows_), src + r * ld + c * 8);
+    }
+  };
+  auto copy_tile = [&](int tile, int stage) {
+    const unsigned ks = stages + stage * L::stage_bytes;
+    copy_rows(ks, k_src + static_cast<index_t>(tile) * wg_keys * Hs, Hs, wg_keys, Hs / 8);
+    copy_rows(ks + L::k_bytes, v_src + static_cast<index_t>(tile) * wg_keys, pk.key_rows, Hs, wg_keys / 8);
+  };
+  copy_rows(qs, q_src, Hs, wg_rows, Hs / 8);
+  copy_tile(tile_lo, 0);
+  copy_commit();
+
+  // This thread's accumulator rows within the block's 128: r0 and r0 + 8 (wgmma's m64 layout).
+  const int r0 = group * 64 + warp * 16 + lane / 4, col = 2 * (lane % 4);
+  const long long row_pos[2] = {q_pos + r0, q_pos + r0 + 8};
+  const long long last_pos = q_pos + wg_rows - 1;
+  float o[Acc];
+#pragma unroll
+  for (int i = 0; i < Acc; ++i) o[i] = 0.0f;
+  float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.0f, 0.0f};  // l: this thread's share of the row sums
+
+  for (int tile = tile_lo; tile <= tile_hi; ++tile) {
+    const int stage = (tile - tile_lo) & 1;
+    if (tile < tile_hi) {
+      copy_tile(tile + 1, stage ^ 1);
+      copy_commit();
+      copy_wait<1>();
+    } else {
+      copy_wait<0>();
+    }
+    fence_async_shared();
+    __syncthreads();  // tile `tile` (and the queries) are in shared memory
+    const unsigned ks = stages + stage * L::stage_bytes, vs = ks + L::k_bytes;
+
+    // S = Q K^T for this warpgroup's 64 rows and the tile's 128 keys.
+    float s[64];
+#pragma unroll
+    for (int i = 0; i < 64; ++i) s[i] = 0.0f;
+    fence_operands(s);
+    fence();
+#pragma unroll
+    for (int kk = 0; kk < Hs / 16; ++kk)
+      wgmma_m64n128k16_ss(s, descriptor(qs + (kk / 4) * (wg_rows * 128) + group * 64 * 128 + (kk % 4) * 32),
+                          descriptor(ks + (kk / 4) * (wg_keys * 128) + (kk % 4) * 32), kk > 0);
+    commit();
+    wait<0>();
+    fence_operands(s);
+
+    // Mask the tiles that cross the diagonal, the window's edge or position 0.
+    const long long key_pos = key_pos0 + static_cast<long long>(tile) * wg_keys;
+    if (key_pos + wg_keys - 1 > q_pos || key_pos < 0 || (geo.window > 0 && key_pos <= last_pos - geo.window)) {
+#pragma unroll
+      for (int i = 0; i < 64; ++i) {
+        const long long j = key_pos + 8 * (i >> 2) + col + (i & 1), t = row_pos[(i >> 1) & 1];
+        if (j < 0 || j > t || (geo.window > 0 && j <= t - geo.window)) s[i] = -INFINITY;
+      }
+    }
+    // Online softmax of both rows (the four threads of a quad hold one row's 128 keys).
+    float top[2] = {m[0], m[1]};
+#pragma unroll
+    for (int i = 0; i < 64; ++i) top[(i >> 1) & 1] = fmaxf(top[(i >> 1) & 1], s[i]);
+    float shift[2], correction[2], sum[2] = {0.0f, 0.0f};
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+      top[r] = fmaxf(top[r], __shfl_xor_sync(0xffffffffu, top[r], 1));
+      top[r] = fmaxf(top[r], __shfl_xor_sync(0xffffffffu, top[r], 2));
+      shift[r] = top[r] == -INFINITY ? 0.0f : top[r];  // a row with nothing visible yet stays at zero
+      correction[r] = fast_exp2(m[r] - shift[r]);
+      m[r] = top[r];
+    }
+#pragma unroll
+    for (int i = 0; i < 64; ++i) {
+      s[i] = fast_exp2(s[i] - shift[(i >> 1) & 1]);
+      sum[(i >> 1) & 1] += s[i];
+    }
+    l[0] = l[0] * correction[0] + sum[0], l[1] = l[1] * correction[1] + sum[1];
+#pragma unroll
+    for (int i = 0; i < Acc; ++i) o[i] *= correction[(i >> 1) & 1];
+    // P's A fragments are the S accumulators of each 16-key step, paired into bf16x2.
+    unsigned pa[8][4];
+#pragma unroll
+    for (int kk = 0; kk < 8; ++kk)
+#pragma unroll
+      for (int j = 0; j < 4; ++j) pa[kk][j] = pack_bf16x2(s[8 * kk + 2 * j], s[8 * kk + 2 * j + 1]);
+
+    // O += P V for the tile.
+    fence_operands(o);
+    fence();
+#pragma unroll
+    for (int kk = 0; kk < 8; ++kk) {
+      const std::uint64_t desc = descriptor(vs + (kk / 4) * (Hs * 128) + (kk % 4) * 32);
+      if constexpr (Hs == 128) wgmma_m64n128k16_rs(o, pa[kk], desc, 1);
+      else wgmma_m64n64k16_rs(o, pa[kk], desc, 1);
+    }
+    commit();
+    wait<0>();
+    fence_operands(o);
+#pragma unroll
+    for (int kk = 0; kk < 8; ++kk)
+#pragma unroll
+      for (int j = 0; j < 4; ++j) asm volatile("" : "+r"(pa[kk][j])::"memory");
+    __syncthreads();  // every warp is done with this stage before it is refilled
+  }
+
+#pragma unroll
+  for (int r = 0; r < 2; ++r) {
+    l[r] += __shfl_xor_sync(0xffffffffu, l[r], 1);
+    l[r] += __shfl_xor_sync(0xffffffffu, l[r], 2);
+    l[r] = 1.0f / l[r];
+  }
+#pragma unroll
+  for (int i = 0; i < Acc; i += 2) {
+    const int row = r0 + 8 * ((i >> 1) & 1), d = 8 * (i >> 2) + col;
+    if (q0 + row >= rows) continue;
+    const float scale = l[(i >> 1) & 1];
+    *reinterpret_cast<unsigned*>(y + ((static_cast<index_t>(seg.row0[p]) + q0 + row) * geo.n_head + h) * Hs + d) =
+        pack_bf16x2(o[i] * scale, o[i + 1] * scale);
+  }
+#else
+  __trap();  // built without sm_90a device code: wgmma_attention_available() is false
+#endif
+}
+
+__global__ void wgmma_probe(int* available) { *available = SAMBA_WGMMA_DEVICE_CODE; }
+
+}  // namespace cuda_kernels
+
+/// Whether this program runs the wgmma attention on the backend's device: compute capability 9.0
+/// and device code for sm_90a (asked once per device).
+inline bool wgmma_attention_available(const backend::Cuda& be) {
+  if (be.compute_capability() != 90) return false;
+  static std::mutex mutex;
+  static std::map<int, bool> known;
+  const std::lock_guard lock(mutex);
+  if (const auto it = known.find(be.device()); it != known.end()) return it->second;
+  cuda::DeviceBuffer<int> flag(1);
+  cuda_kernels::wgmma_probe<<<1, 1, 0, be.stream()>>>(flag.data());
+  cuda::check_launch("wgmma_probe kernel launch");
+  be.synchronize();
+  int available = 0;
+  flag.download(std::span<int>(&available, 1));
+  return known[be.device()] = available == 1;
+}
+
+/// The packed operands of one attention call (in the caller's scratch memory).
+struct PackedAttention {
+  bf16* q;                          // [H, query_rows, hs]
+  bf16* k;                          // [G, Tk, hs]
+  bf16* vt;                         // [G, hs, Tk]
+  cuda_kernels::PackedKeys layout;
+};
+
+/// Packs the queries, keys and transposed values of these rows (and of the windows before them,
+/// from the caches) into `packed`, which holds packed_bytes(packed_keys(seg, geo), geo) bytes.
+inline PackedAttention pack_attention(const backend::Cuda& be, const float* qkv, const cuda_kernels::SegmentTable& seg,
+                                      const cuda_kernels::KvPointers& kv, const cuda_kernels::AttentionGeometry& geo, float scale,
+                                      void* packed) {
+  using namespace cuda_kernels;
+  PackedAttention out;
+  out.layout = packed_keys(seg, geo);
+  const PackedKeys& pk = out.layout;
+  const int total_rows = seg.row0[seg.count - 1] + seg.rows[seg.count - 1];
+  out.q = static_cast<bf16*>(packed);
+  out.k = out.q + static_cast<std::size_t>(geo.n_head) * pk.query_rows * geo.head_size;
+  out.vt = out.k + static_cast<std::size_t>(geo.n_kv_head) * pk.key_rows * geo.head_size;
+  constexpr float log2e = 1.4426950408889634f;
+  pack_queries<<<static_cast<unsigned>(pk.query_rows), 256, 0, be.stream()>>>(qkv, total_rows, geo, scale * log2e, pk.query_rows, out.q);
+  cuda::check_launch("pack_queries kernel launch");
+  int max_keys = 0;
+  for (int p = 0; p < seg.count; ++p) max_keys = std::max(max_keys, pk.keys[p]);
+  const dim3 key_grid(static_cast<unsigned>(max_keys / pack_keys_per_block), static_cast<unsigned>(geo.n_kv_head),
+                      static_cast<unsigned>(seg.count));
+  pack_keys<<<key_grid, 256, pack_keys_per_block * (geo.head_size + 1) * sizeof(float), be.stream()>>>(qkv, seg, kv, geo, pk, out.k,
+                                                                                                          out.vt);
+  cuda::check_launch("pack_keys kernel launch");
+  return out;
+}
+
+/// y [T, H, hs] = the attention of the packed operands (head size 64 or 128; see
+/// cuda_kernels::swa_forward_wgmma). wgmma_attention_available(be) must hold.
+inline void attention_wgmma(const backend::Cuda& be, const PackedAttention& packed, const cuda_kernels::SegmentTable& seg, int max_rows,
+                            const cuda_kernels::AttentionGeometry& geo, bf16* y) {
+  using namespace cuda_kernels;
+  const dim3 grid(static_cast<unsigned>((max_rows + wg_rows - 1) / wg_rows), static_cast<unsigned>(geo.n_head),
+                  static_cast<unsigned>(seg.count));
+  auto launch = [&](auto hs) {
+    constexpr int Hs = decltype(hs)::value;
+    auto kernel = cuda_kernels::swa_forward_wgmma<Hs>;
+    constexpr int shared = static_cast<int>(WgmmaTiles<Hs>::shared_bytes);
+    cuda::check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, shared),
+                "cudaFuncSetAttribute (wgmma attention shared memory)");
+    kernel<<<grid, wg_threads, shared, be.stream()>>>(packed.q, packed.k, packed.vt, seg, packed.layout, geo, y);
+  };
+  require(geo.head_size == 64 || geo.head_size == 128, "attention (CUDA, wgmma): head size ", geo.head_size, " is not 64 or 128");
+  if (geo.head_size == 64) launch(std::integral_constant<int, 64>{});
+  else launch(std::integral_constant<int, 128>{});
+  cuda::check_launch("swa_forward_wgmma kernel launch");
+}
+
+/// Attention of prefill-sized chunks of a bf16 model with head size 64 or 128 on the wgmma kernel:
+/// packs the operands into `packed` (packed_bytes(...) bytes), then runs swa_forward_wgmma.
+inline void swa_forward_wgmma(const backend::Cuda& be, const float* qkv, const cuda_kernels::SegmentTable& seg, int max_rows,
+                              const cuda_kernels::KvPointers& kv, const cuda_kernels::AttentionGeometry& geo, float scale, bf16* y,
+                              void* packed) {
+  attention_wgmma(be, pack_attention(be, qkv, seg, kv, geo, scale, packed), seg, max_rows, geo, y);
+}
+
+}  // namespace samba::ops
