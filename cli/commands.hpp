@@ -9,5 +9,6 @@ void add_logits_command(CLI::App& app);
 void add_generate_command(CLI::App& app);
 void add_info_command(CLI::App& app);
 void add_bench_command(CLI::App& app);
+void add_passkey_command(CLI::App& app);
 
 }  // namespace samba::cli

@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
   samba::cli::add_generate_command(app);
   samba::cli::add_info_command(app);
   samba::cli::add_bench_command(app);
+  samba::cli::add_passkey_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

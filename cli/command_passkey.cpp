@@ -1,0 +1,136 @@
+// cli/command_passkey.cpp: `samba passkey`: passkey retrieval (samba/eval/passkey.hpp) with a
+// model directory that holds passkey.json and an ASCII tokenizer.json: K prompts of N tokens with
+// random keys at random (or given) depths, each streamed through the model in chunks from a fresh
+// state (memory does not grow with N), the answer read by greedy decoding. Progress per trial on
+// stderr; the last line of stdout is one JSON object with the totals and every trial.
+#include <sys/resource.h>
+
+#include <chrono>
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <random>
+#include <samba/eval/passkey.hpp>
+
+#include "commands.hpp"
+#include "model_instance.hpp"
+
+namespace samba::cli {
+namespace {
+
+struct PasskeyOptions {
+  std::string model_dir;
+  long long context = 4096;
+  long long trials = 10;
+  std::uint64_t seed = 0;
+  std::optional<double> depth;
+  long long chunk = 4096;
+  BackendOptions backend;
+};
+
+std::int64_t peak_rss() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return static_cast<std::int64_t>(usage.ru_maxrss) * 1024;
+}
+
+/// The model directory's tokenizer must be the ASCII one (tokenizer.json {"type": "ascii"}).
+void require_ascii_tokenizer(const std::string& dir) {
+  const std::string path = dir + "/tokenizer.json";
+  std::ifstream in(path);
+  require(in.good(), path, ": cannot open (samba passkey needs a model with an ASCII tokenizer.json, as tools/train writes)");
+  nlohmann::json j;
+  try {
+    in >> j;
+  } catch (const std::exception& e) {
+    fail(path, ": not valid JSON: ", e.what());
+  }
+  require(j.is_object() && j.value("type", std::string()) == "ascii", path, ": tokenizer type must be \"ascii\"");
+}
+
+template <class ModelT>
+nlohmann::ordered_json run(ModelT& model, const PasskeyOptions& o, const eval::PasskeyTask& task) {
+  const ModelConfig& c = model.config();
+  require(c.vocab_size >= 128, "samba passkey: the model's vocabulary (", c.vocab_size, ") does not cover ASCII");
+  std::mt19937_64 rng(o.seed);
+  std::uniform_real_distribution<double> pick_depth(0.0, 1.0);
+  long long correct = 0, tokens = 0;
+  double seconds = 0.0;
+  nlohmann::ordered_json trials = nlohmann::json::array();
+  for (long long k = 0; k < o.trials; ++k) {
+    std::uniform_int_distribution<long long> pick_key(0, 9);
+    std::string key;
+    for (int d = 0; d < task.digits; ++d) key += static_cast<char>('0' + (d == 0 ? 1 + pick_key(rng) % 9 : pick_key(rng)));
+    const double depth = o.depth ? *o.depth : pick_depth(rng);
+    eval::PasskeyPrompt prompt(task, o.context, depth, key);
+    auto state = model.new_state();
+    const auto start = std::chrono::steady_clock::now();
+    std::vector<float> logits;
+    while (!prompt.done()) {
+      const auto piece = eval::ascii_tokens(prompt.next(o.chunk), c.vocab_size);
+      logits = model.forward(state, piece, prompt.done() ? LogitsFor::last : LogitsFor::none).data;
+    }
+    std::string answer;
+    for (int d = 0; d < task.digits; ++d) {
+      const token_t next = argmax(logits, c.vocab_size);
+      answer += next >= 32 && next < 127 ? static_cast<char>(next) : '?';
+      if (d + 1 < task.digits) logits = model.step(state, next);
+    }
+    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const bool ok = answer == key;
+    correct += ok, tokens += prompt.size(), seconds += s;
+    std::cerr << "samba passkey: trial " << k + 1 << "/" << o.trials << ": " << prompt.size() << " tokens, key at " << prompt.key_position()
+              << " (depth " << depth << "), key " << key << ", answer " << answer << (ok ? " (correct)" : " (wrong)") << ", " << s
+              << " s\n";
+    trials.push_back({{"depth", depth}, {"key_position", prompt.key_position()}, {"key", key}, {"answer", answer}, {"correct", ok},
+                      {"seconds", s}});
+  }
+  nlohmann::ordered_json j;
+  j["model"] = c.name;
+  j["backend"] = o.backend.backend;
+  j["threads"] = model.backend().threads();
+  j["dtype"] = o.backend.dtype;
+  j["context"] = o.context;
+  j["prompt_tokens"] = o.trials > 0 ? tokens / o.trials : 0;
+  j["trials"] = o.trials;
+  j["correct"] = correct;
+  j["accuracy"] = o.trials > 0 ? static_cast<double>(correct) / static_cast<double>(o.trials) : 0.0;
+  j["seed"] = o.seed;
+  if (o.depth) j["depth"] = *o.depth;
+  j["seconds"] = seconds;
+  j["tokens_per_s"] = seconds > 0 ? static_cast<double>(tokens) / seconds : 0.0;
+  j["peak_rss_bytes"] = peak_rss();
+  j["per_trial"] = trials;
+  return j;
+}
+
+}  // namespace
+
+void add_passkey_command(CLI::App& app) {
+  auto o = std::make_shared<PasskeyOptions>();
+  CLI::App* cmd = app.add_subcommand(
+      "passkey",
+      "Passkey retrieval: prompts of --context tokens hiding a random key at a random (or --depth) position, streamed "
+      "through the model in chunks; prints one JSON line (accuracy, tokens_per_s, peak_rss_bytes, every trial)");
+  cmd->add_option("--model", o->model_dir, "Model directory: config.json, model.safetensors, tokenizer.json (ascii), passkey.json")
+      ->required()
+      ->check(CLI::ExistingDirectory);
+  cmd->add_option("--context", o->context, "Tokens per prompt (whole filler sentences: within one sentence of it; default 4096)")
+      ->check(CLI::Range(64LL, 1LL << 40));
+  cmd->add_option("--trials", o->trials, "Prompts to try (default 10)")->check(CLI::Range(1LL, 1000000LL));
+  cmd->add_option("--seed", o->seed, "Seed of the keys and depths (default 0)");
+  cmd->add_option("--depth", o->depth, "Where the key goes, as a fraction of the filler in [0, 1] (default: random per trial)")
+      ->check(CLI::Range(0.0, 1.0));
+  cmd->add_option("--chunk", o->chunk, "Tokens per forward call while streaming the prompt (default 4096)")->check(CLI::Range(1LL, 1LL << 30));
+  add_backend_options(cmd, o->backend);
+  cmd->callback([o] {
+    require_ascii_tokenizer(o->model_dir);
+    const eval::PasskeyTask task = eval::load_passkey_task(o->model_dir + "/passkey.json");
+    AnyModel model = load_any_model(o->model_dir, o->backend);
+    const nlohmann::ordered_json result = std::visit([&](auto& m) { return run(m, *o, task); }, model);
+    std::cout << result.dump() << std::endl;
+  });
+}
+
+}  // namespace samba::cli
