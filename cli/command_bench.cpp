@@ -1,7 +1,5 @@
 // cli/command_bench.cpp: `samba bench`: prefill and decode speed of a preset (or checkpoint)
 // with seeded random weights; progress on stderr, one JSON object on the last line of stdout.
-#include <sys/resource.h>
-
 #include <chrono>
 #include <cmath>
 #include <iostream>
@@ -12,6 +10,7 @@
 
 #include "commands.hpp"
 #include "model_instance.hpp"
+#include "process_stats.hpp"
 #include "state_support.hpp"
 
 namespace samba::cli {
@@ -28,12 +27,6 @@ struct BenchOptions {
   bool calibrate = false;
   BackendOptions backend;
 };
-
-std::int64_t peak_rss_bytes() {
-  rusage usage{};
-  getrusage(RUSAGE_SELF, &usage);
-  return static_cast<std::int64_t>(usage.ru_maxrss) * 1024;
-}
 
 /// Bytes of weights one decode step reads: every matrix and vector once, the embedding as the head
 /// (V_pad x D) when tied; plus one embedding row.

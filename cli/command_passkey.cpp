@@ -3,10 +3,7 @@
 // random keys at random (or given) depths, each streamed through the model in chunks from a fresh
 // state (memory does not grow with N), the answer read by greedy decoding. Progress per trial on
 // stderr; the last line of stdout is one JSON object with the totals and every trial.
-#include <sys/resource.h>
-
 #include <chrono>
-#include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -15,6 +12,7 @@
 
 #include "commands.hpp"
 #include "model_instance.hpp"
+#include "process_stats.hpp"
 
 namespace samba::cli {
 namespace {
@@ -28,26 +26,6 @@ struct PasskeyOptions {
   long long chunk = 4096;
   BackendOptions backend;
 };
-
-std::int64_t peak_rss() {
-  rusage usage{};
-  getrusage(RUSAGE_SELF, &usage);
-  return static_cast<std::int64_t>(usage.ru_maxrss) * 1024;
-}
-
-/// The model directory's tokenizer must be the ASCII one (tokenizer.json {"type": "ascii"}).
-void require_ascii_tokenizer(const std::string& dir) {
-  const std::string path = dir + "/tokenizer.json";
-  std::ifstream in(path);
-  require(in.good(), path, ": cannot open (samba passkey needs a model with an ASCII tokenizer.json, as tools/train writes)");
-  nlohmann::json j;
-  try {
-    in >> j;
-  } catch (const std::exception& e) {
-    fail(path, ": not valid JSON: ", e.what());
-  }
-  require(j.is_object() && j.value("type", std::string()) == "ascii", path, ": tokenizer type must be \"ascii\"");
-}
 
 template <class ModelT>
 nlohmann::ordered_json run(ModelT& model, const PasskeyOptions& o, const eval::PasskeyTask& task) {
@@ -100,7 +78,7 @@ nlohmann::ordered_json run(ModelT& model, const PasskeyOptions& o, const eval::P
   if (o.depth) j["depth"] = *o.depth;
   j["seconds"] = seconds;
   j["tokens_per_s"] = seconds > 0 ? static_cast<double>(tokens) / seconds : 0.0;
-  j["peak_rss_bytes"] = peak_rss();
+  j["peak_rss_bytes"] = peak_rss_bytes();
   j["per_trial"] = trials;
   return j;
 }
@@ -125,7 +103,7 @@ void add_passkey_command(CLI::App& app) {
   cmd->add_option("--chunk", o->chunk, "Tokens per forward call while streaming the prompt (default 4096)")->check(CLI::Range(1LL, 1LL << 30));
   add_backend_options(cmd, o->backend);
   cmd->callback([o] {
-    require_ascii_tokenizer(o->model_dir);
+    eval::require_ascii_tokenizer(o->model_dir);
     const eval::PasskeyTask task = eval::load_passkey_task(o->model_dir + "/passkey.json");
     AnyModel model = load_any_model(o->model_dir, o->backend);
     const nlohmann::ordered_json result = std::visit([&](auto& m) { return run(m, *o, task); }, model);

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "../test_support.hpp"
+#include "cuda_test_support.hpp"
 
 using namespace samba;
 
@@ -134,32 +135,26 @@ void check(const backend::Cuda& gpu, const Case& c, std::size_t sequences) {
 }  // namespace
 
 int main() {
-  if (cuda::device_count() == 0) {
-    std::puts("no CUDA device: skipped");
-    return 77;
-  }
-  try {
-    const backend::Cuda gpu;
-    check(gpu, {4, 4, 128, 64, 0, 300}, 1);     // window shorter than the chunk (tensor cores, hs 128)
-    check(gpu, {4, 2, 128, 100, 150, 130}, 2);  // grouped queries, keys in the cache and the chunk, two sequences
-    check(gpu, {8, 1, 64, 37, 90, 77}, 1);      // one KV head, hs 64, an odd window
-    check(gpu, {2, 2, 64, -1, 70, 200}, 2);     // full attention
-    check(gpu, {4, 2, 128, 2048, 500, 1}, 3);   // decode steps (the split-key kernel for both types), 2 splits
-    check(gpu, {4, 4, 64, -1, 3000, 3}, 2);     // a few rows against 12 splits of full attention
-    check(gpu, {2, 1, 128, 300, 1000, 1}, 1);   // a ring buffer that has wrapped
-    check(gpu, {4, 2, 64, 64, 30, 1}, 2);       // every key in one split
-    check(gpu, {4, 4, 32, 16, 20, 40}, 1);      // a head size without a tensor-core kernel
-    // Several 128-query tiles and key tiles: windows shorter than, equal to and longer than a tile,
-    // windows that reach back into the cache, a full cache, one-key windows, stacked sequences.
-    check(gpu, {4, 4, 128, 256, 300, 700}, 1);
-    check(gpu, {8, 2, 64, 100, 0, 1000}, 1);
-    check(gpu, {4, 4, 128, 128, 130, 257}, 2);
-    check(gpu, {2, 1, 128, -1, 400, 300}, 2);
-    check(gpu, {2, 2, 64, 1, 10, 40}, 1);
-    check(gpu, {6, 3, 128, 2048, 3000, 600}, 3);
-  } catch (const std::exception& e) {
-    std::printf("error: %s\n", e.what());
-    return 1;
-  }
-  return failures == 0 ? 0 : 1;
+  return test::run_cuda_checks(
+      [] {
+        const backend::Cuda gpu;
+        check(gpu, {4, 4, 128, 64, 0, 300}, 1);     // window shorter than the chunk (tensor cores, hs 128)
+        check(gpu, {4, 2, 128, 100, 150, 130}, 2);  // grouped queries, keys in the cache and the chunk, two sequences
+        check(gpu, {8, 1, 64, 37, 90, 77}, 1);      // one KV head, hs 64, an odd window
+        check(gpu, {2, 2, 64, -1, 70, 200}, 2);     // full attention
+        check(gpu, {4, 2, 128, 2048, 500, 1}, 3);   // decode steps (the split-key kernel for both types), 2 splits
+        check(gpu, {4, 4, 64, -1, 3000, 3}, 2);     // a few rows against 12 splits of full attention
+        check(gpu, {2, 1, 128, 300, 1000, 1}, 1);   // a ring buffer that has wrapped
+        check(gpu, {4, 2, 64, 64, 30, 1}, 2);       // every key in one split
+        check(gpu, {4, 4, 32, 16, 20, 40}, 1);      // a head size without a tensor-core kernel
+        // Several 128-query tiles and key tiles: windows shorter than, equal to and longer than a tile,
+        // windows that reach back into the cache, a full cache, one-key windows, stacked sequences.
+        check(gpu, {4, 4, 128, 256, 300, 700}, 1);
+        check(gpu, {8, 2, 64, 100, 0, 1000}, 1);
+        check(gpu, {4, 4, 128, 128, 130, 257}, 2);
+        check(gpu, {2, 1, 128, -1, 400, 300}, 2);
+        check(gpu, {2, 2, 64, 1, 10, 40}, 1);
+        check(gpu, {6, 3, 128, 2048, 3000, 600}, 3);
+      },
+      [] { return failures; });
 }

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "../test_support.hpp"
+#include "cuda_test_support.hpp"
 
 using namespace samba;
 using In = ops::cuda_kernels::GemvIn;
@@ -117,17 +118,11 @@ void check_all(const backend::Cuda& gpu) {
 }  // namespace
 
 int main() {
-  if (cuda::device_count() == 0) {
-    std::puts("no CUDA device: skipped");
-    return 77;
-  }
-  try {
-    const backend::Cuda gpu;
-    check_all<float>(gpu);
-    check_all<bf16>(gpu);
-  } catch (const std::exception& e) {
-    std::printf("error: %s\n", e.what());
-    return 1;
-  }
-  return failures == 0 ? 0 : 1;
+  return test::run_cuda_checks(
+      [] {
+        const backend::Cuda gpu;
+        check_all<float>(gpu);
+        check_all<bf16>(gpu);
+      },
+      [] { return failures; });
 }

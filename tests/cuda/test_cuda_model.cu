@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "../test_support.hpp"
+#include "cuda_test_support.hpp"
 
 using namespace samba;
 
@@ -169,25 +170,20 @@ void check_case(const std::string& dir, double tol) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (cuda::device_count() == 0) {
-    std::puts("no CUDA device: skipped");
-    return 77;
-  }
   std::vector<std::string> roots(argv + 1, argv + argc);
   if (roots.empty()) roots = {SAMBA_GOLDEN_DIR, SAMBA_UNSEEN_DIR};
   std::vector<std::string> cases;
   for (const auto& r : roots)
     for (const auto& c : test::case_dirs(r)) cases.push_back(c);
-  try {
-    expect(cases.size() >= 10, "at least 10 cases found");
-    for (const auto& dir : cases) {
-      check_case<float>(dir, 1e-4);
-      check_case<bf16>(dir, 2e-2);
-    }
-  } catch (const std::exception& e) {
-    std::printf("error: %s\n", e.what());
-    return 1;
-  }
-  std::printf("%d of %d checks passed over %zu cases\n", checks - failures, checks, cases.size());
-  return failures == 0 ? 0 : 1;
+  const int status = test::run_cuda_checks(
+      [&] {
+        expect(cases.size() >= 10, "at least 10 cases found");
+        for (const auto& dir : cases) {
+          check_case<float>(dir, 1e-4);
+          check_case<bf16>(dir, 2e-2);
+        }
+      },
+      [] { return failures; });
+  if (status != 77) std::printf("%d of %d checks passed over %zu cases\n", checks - failures, checks, cases.size());
+  return status;
 }

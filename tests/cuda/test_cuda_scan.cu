@@ -9,6 +9,8 @@
 #include <samba/ops/selective_scan.hpp>
 #include <vector>
 
+#include "cuda_test_support.hpp"
+
 using namespace samba;
 
 namespace {
@@ -69,31 +71,25 @@ void check_case(index_t T, index_t E, index_t N, std::vector<index_t> chunks) {
 }  // namespace
 
 int main() {
-  if (cuda::device_count() == 0) {
-    std::puts("no CUDA device: skipped");
-    return 77;
-  }
-  try {
-    check_case(200, 300, 16, {200});            // several token chunks, channels not a multiple of the block
-    check_case(200, 300, 16, {1, 63, 70, 66});  // chunked prefill, state carried between calls
-    check_case(5, 257, 16, {1, 1, 1, 1, 1});    // decode steps
-    check_case(90, 64, 8, {90});
-    check_case(90, 64, 5, {40, 50});
-    check_case(33, 96, 40, {33});               // the generic instantiation
-    check_case(1000, 300, 16, {1000});          // the chunked parallel scan, a partial last chunk
-    check_case(1300, 200, 16, {300, 1000});     // chunked scans continuing a state
-    check_case(600, 96, 40, {600});             // chunked, generic instantiation
-    bool refused = false;
-    try {
-      ops::selective_scan(backend::Cuda{}, nullptr, nullptr, nullptr, nullptr, nullptr, 0, nullptr, nullptr, nullptr, nullptr, 1, 1, 65);
-    } catch (const Error&) {
-      refused = true;
-    }
-    std::printf("%-48s %s\n", "d_state 65 is refused", refused ? "ok" : "FAIL");
-    failures += refused ? 0 : 1;
-  } catch (const std::exception& e) {
-    std::printf("error: %s\n", e.what());
-    return 1;
-  }
-  return failures == 0 ? 0 : 1;
+  return test::run_cuda_checks(
+      [] {
+        check_case(200, 300, 16, {200});            // several token chunks, channels not a multiple of the block
+        check_case(200, 300, 16, {1, 63, 70, 66});  // chunked prefill, state carried between calls
+        check_case(5, 257, 16, {1, 1, 1, 1, 1});    // decode steps
+        check_case(90, 64, 8, {90});
+        check_case(90, 64, 5, {40, 50});
+        check_case(33, 96, 40, {33});               // the generic instantiation
+        check_case(1000, 300, 16, {1000});          // the chunked parallel scan, a partial last chunk
+        check_case(1300, 200, 16, {300, 1000});     // chunked scans continuing a state
+        check_case(600, 96, 40, {600});             // chunked, generic instantiation
+        bool refused = false;
+        try {
+          ops::selective_scan(backend::Cuda{}, nullptr, nullptr, nullptr, nullptr, nullptr, 0, nullptr, nullptr, nullptr, nullptr, 1, 1, 65);
+        } catch (const Error&) {
+          refused = true;
+        }
+        std::printf("%-48s %s\n", "d_state 65 is refused", refused ? "ok" : "FAIL");
+        failures += refused ? 0 : 1;
+      },
+      [] { return failures; });
 }

@@ -38,11 +38,10 @@ struct PasskeyTask {
   }
 };
 
-/// Reads `path` (passkey.json: filler, key, question, digits, tokenizer "ascii"); throws Error
-/// naming the file and the field that is missing or malformed.
-inline PasskeyTask load_passkey_task(const std::string& path) {
+/// The JSON object in `path`; `why` says in the error what the file is for.
+inline nlohmann::json read_json_object(const std::string& path, const char* why) {
   std::ifstream in(path);
-  require(in.good(), path, ": cannot open (a passkey model directory holds passkey.json)");
+  require(in.good(), path, ": cannot open (", why, ")");
   nlohmann::json j;
   try {
     in >> j;
@@ -50,6 +49,13 @@ inline PasskeyTask load_passkey_task(const std::string& path) {
     fail(path, ": not valid JSON: ", e.what());
   }
   require(j.is_object(), path, ": expected a JSON object");
+  return j;
+}
+
+/// Reads `path` (passkey.json: filler, key, question, digits, tokenizer "ascii"); throws Error
+/// naming the file and the field that is missing or malformed.
+inline PasskeyTask load_passkey_task(const std::string& path) {
+  const nlohmann::json j = read_json_object(path, "a passkey model directory holds passkey.json");
   auto text = [&](const char* field) {
     require(j.contains(field) && j[field].is_string() && !j[field].get<std::string>().empty(), path, ": field '", field,
             "' must be a non-empty string");
@@ -71,6 +77,13 @@ inline PasskeyTask load_passkey_task(const std::string& path) {
   if (j.contains("tokenizer"))
     require(j["tokenizer"] == "ascii", path, ": tokenizer '", j["tokenizer"].dump(), "' is not supported (only \"ascii\")");
   return task;
+}
+
+/// Throws unless `dir`/tokenizer.json names the ASCII tokenizer ({"type": "ascii"}).
+inline void require_ascii_tokenizer(const std::string& dir) {
+  const std::string path = dir + "/tokenizer.json";
+  const nlohmann::json j = read_json_object(path, "a passkey model directory holds an ASCII tokenizer.json, as tools/train writes");
+  require(j.value("type", std::string()) == "ascii", path, ": tokenizer type must be \"ascii\"");
 }
 
 /// ASCII text -> token ids (id = byte value); throws for bytes outside 1..vocab_size-1.
