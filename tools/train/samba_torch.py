@@ -1,0 +1,211 @@
+"""A PyTorch Samba for training (SPEC.md; the official lit-gpt model's structure and names).
+
+Samba (mb_per_layer 2): block i mixes with Mamba when i is even and sliding-window attention (SWA)
+when it is odd, then a SwiGLU MLP, each sublayer pre-norm with its own residual; mb_per_layer -1
+gives the SWA-only baseline. Parameter names are the official checkpoint names
+(transformer.h.{i}.attn.in_proj.weight, ...), so that `export` writes a model directory the C++
+library loads as it is: config.json in the official format and model.safetensors (float32).
+
+The selective scan runs as a loop over time steps over the whole batch (h_t = exp(dt A) h_{t-1} +
+dt B x, SPEC.md "Mamba"); it is exact, and fast enough for the few-million-parameter models of
+tools/train on a CPU or a GPU.
+"""
+
+import json
+import math
+import os
+import sys
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "reference"))
+from samba_ref import write_safetensors  # noqa: E402
+
+
+class Config:
+    """The subset of the official Config this model reads (field names as in config.json)."""
+
+    def __init__(self, name, n_layer, n_embd, n_head, n_query_groups, intermediate_size, local_window, mb_per_layer,
+                 vocab_size, padded_vocab_size, norm_eps=1e-5, rotary_percentage=1.0):
+        self.name, self.n_layer, self.n_embd, self.n_head = name, n_layer, n_embd, n_head
+        self.n_query_groups, self.intermediate_size, self.local_window = n_query_groups, intermediate_size, local_window
+        self.mb_per_layer, self.vocab_size, self.padded_vocab_size = mb_per_layer, vocab_size, padded_vocab_size
+        self.norm_eps, self.rotary_percentage = norm_eps, rotary_percentage
+        self.head_size = n_embd // n_head
+        assert self.head_size * n_head == n_embd and n_head % n_query_groups == 0
+        # Mamba inside Samba: the defaults of the official lit_gpt/mamba_simple.py.
+        self.d_inner, self.d_state, self.d_conv, self.dt_rank = 2 * n_embd, 16, 4, math.ceil(n_embd / 16)
+
+    def uses_mamba(self, i):
+        return self.mb_per_layer > 0 and i % self.mb_per_layer == 0
+
+    def to_json(self):
+        """config.json in the official (lit-gpt) format."""
+        return {
+            "name": self.name, "org": "samba-cpp", "block_size": 4096, "vocab_size": self.vocab_size,
+            "padded_vocab_size": self.padded_vocab_size, "padding_multiple": 64, "n_layer": self.n_layer,
+            "n_embd": self.n_embd, "n_head": self.n_head, "n_query_groups": self.n_query_groups, "head_size": self.head_size,
+            "intermediate_size": self.intermediate_size, "local_window": self.local_window, "mb_per_layer": self.mb_per_layer,
+            "rotary_percentage": self.rotary_percentage, "norm_eps": self.norm_eps, "nope": False, "mamba_init": True,
+            "tie_embeddings": True, "parallel_residual": False, "bias": False, "rms_norm": True, "_norm_class": "FusedRMSNorm",
+            "_mlp_class": "LLaMAMLP", "mlp": True, "mamba": False, "mamba_swa_mlp": False, "full_per_layer": 1000000,
+            "condense_ratio": 1, "shared_attention_norm": False, "sc_attn": False, "use_mega": False, "abl_mamba": False,
+            "ret_per_layer": -1, "gla_per_layer": -1, "fused_add_norm": True, "residual_in_fp32": True,
+        }
+
+
+class RMSNorm(nn.Module):
+    def __init__(self, dim, eps):
+        super().__init__()
+        self.weight, self.eps = nn.Parameter(torch.ones(dim)), eps
+
+    def forward(self, x):  # SPEC.md "RMSNorm", in float32
+        return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps) * self.weight
+
+
+class Mamba(nn.Module):
+    """Mamba v1 mixer (SPEC.md "Mamba"), official names and initialisation."""
+
+    def __init__(self, c):
+        super().__init__()
+        D, E, N, K, R = c.n_embd, c.d_inner, c.d_state, c.d_conv, c.dt_rank
+        self.E, self.N, self.R = E, N, R
+        self.in_proj = nn.Linear(D, 2 * E, bias=False)
+        self.conv1d = nn.Conv1d(E, E, K, groups=E, padding=K - 1, bias=True)
+        self.x_proj = nn.Linear(E, R + 2 * N, bias=False)
+        self.dt_proj = nn.Linear(R, E, bias=True)
+        self.out_proj = nn.Linear(E, D, bias=False)
+        # dt_proj: weights U(-R^-1/2, R^-1/2); bias = softplus^-1(dt), dt log-uniform in [1e-3, 1e-1].
+        nn.init.uniform_(self.dt_proj.weight, -R ** -0.5, R ** -0.5)
+        dt = torch.exp(torch.rand(E) * (math.log(0.1) - math.log(1e-3)) + math.log(1e-3)).clamp(min=1e-4)
+        with torch.no_grad():
+            self.dt_proj.bias.copy_(dt + torch.log(-torch.expm1(-dt)))
+        self.A_log = nn.Parameter(torch.log(torch.arange(1, N + 1, dtype=torch.float32)).repeat(E, 1))  # [E, N]
+        self.D = nn.Parameter(torch.ones(E))
+
+    def forward(self, u):  # u [B, T, D] -> [B, T, D]
+        B_, T, _ = u.shape
+        x, z = self.in_proj(u).chunk(2, dim=-1)                                          # [B, T, E] each
+        x = F.silu(self.conv1d(x.transpose(1, 2))[..., :T].transpose(1, 2))             # causal depthwise conv
+        dt_low, b, c = self.x_proj(x).split([self.R, self.N, self.N], dim=-1)            # [B,T,R], [B,T,N] x2
+        dt = F.softplus(self.dt_proj(dt_low))                                             # [B, T, E]
+        a = -torch.exp(self.A_log)                                                        # [E, N]
+        # Time-major and contiguous, so that each step reads contiguous [B, E, N] slices; unbind, not
+        # indexing: the backward of one unbind is one stack, that of T slices T full-size buffers.
+        decay = torch.exp(dt.transpose(0, 1).unsqueeze(-1) * a).contiguous()                     # [T, B, E, N]
+        drive = ((dt * x).transpose(0, 1).unsqueeze(-1) * b.transpose(0, 1).unsqueeze(2)).contiguous()  # [T, B, E, N]
+        h = u.new_zeros(B_, self.E, self.N)
+        ys = []
+        for decay_t, drive_t, c_t in zip(decay.unbind(0), drive.unbind(0), c.transpose(0, 1).contiguous().unbind(0)):
+            h = decay_t * h + drive_t                                                     # h_t = exp(dt A) h + dt B x
+            ys.append(torch.bmm(h, c_t.unsqueeze(-1)).squeeze(-1))                        # C . h_t  [B, E]
+        y = torch.stack(ys, dim=1) + x * self.D                                          # [B, T, E]
+        return self.out_proj(y * F.silu(z))
+
+
+def rope(x, positions):
+    """Rotate-half RoPE over the whole head (SPEC.md "SWA"); x [B, T, heads, hs]."""
+    hs = x.shape[-1]
+    theta = 10000.0 ** (-torch.arange(0, hs, 2, dtype=torch.float64, device=x.device) / hs)      # [hs/2]
+    angle = positions.to(torch.float64)[:, None] * theta[None, :]                              # [T, hs/2]
+    cos, sin = torch.cos(angle).to(x.dtype)[None, :, None, :], torch.sin(angle).to(x.dtype)[None, :, None, :]
+    x1, x2 = x[..., : hs // 2], x[..., hs // 2:]
+    return torch.cat([x1 * cos - x2 * sin, x1 * sin + x2 * cos], dim=-1)
+
+
+class SlidingWindowAttention(nn.Module):
+    """Causal GQA attention over the last `window` positions; fused qkv rows grouped per KV head."""
+
+    def __init__(self, c):
+        super().__init__()
+        self.c = c
+        self.attn = nn.Linear(c.n_embd, (c.n_head + 2 * c.n_query_groups) * c.head_size, bias=False)
+        self.proj = nn.Linear(c.n_head * c.head_size, c.n_embd, bias=False)
+
+    def forward(self, x):  # [B, T, D]
+        c, (B_, T, _) = self.c, x.shape
+        G, qpk, hs = c.n_query_groups, c.n_head // c.n_query_groups, c.head_size
+        qkv = self.attn(x).view(B_, T, G, qpk + 2, hs)
+        q = qkv[:, :, :, :qpk].reshape(B_, T, G * qpk, hs)                                # head h = g * qpk + i
+        k, v = qkv[:, :, :, qpk], qkv[:, :, :, qpk + 1]                                   # [B, T, G, hs]
+        pos = torch.arange(T, device=x.device)
+        q, k = rope(q, pos), rope(k, pos)
+        k, v = k.repeat_interleave(qpk, dim=2), v.repeat_interleave(qpk, dim=2)
+        i, j = pos[:, None], pos[None, :]
+        allowed = (j <= i) & (j > i - c.local_window)                                     # t - w < j <= t
+        y = F.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), attn_mask=allowed)
+        return self.proj(y.transpose(1, 2).reshape(B_, T, G * qpk * hs))
+
+
+class SwiGLU(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.w1 = nn.Linear(c.n_embd, c.intermediate_size, bias=False)
+        self.w2 = nn.Linear(c.n_embd, c.intermediate_size, bias=False)
+        self.w3 = nn.Linear(c.intermediate_size, c.n_embd, bias=False)
+
+    def forward(self, x):
+        return self.w3(F.silu(self.w1(x)) * self.w2(x))
+
+
+class Mlp(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.swiglu = SwiGLU(c)
+
+    def forward(self, x):
+        return self.swiglu(x)
+
+
+class Block(nn.Module):
+    def __init__(self, c, i):
+        super().__init__()
+        self.norm_1, self.norm_2 = RMSNorm(c.n_embd, c.norm_eps), RMSNorm(c.n_embd, c.norm_eps)
+        self.attn = Mamba(c) if c.uses_mamba(i) else SlidingWindowAttention(c)
+        self.mlp = Mlp(c)
+
+    def forward(self, x):
+        h = x + self.attn(self.norm_1(x))
+        return h + self.mlp(self.norm_2(h))
+
+
+class Transformer(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.wte = nn.Embedding(c.padded_vocab_size, c.n_embd)
+        self.h = nn.ModuleList(Block(c, i) for i in range(c.n_layer))
+        self.ln_f = RMSNorm(c.n_embd, c.norm_eps)
+
+
+class Samba(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.config = c
+        self.transformer = Transformer(c)
+        for name, p in self.named_parameters():  # GPT-2 style: N(0, 0.02), output projections scaled by depth
+            if name.endswith(("in_proj.weight", "x_proj.weight", "attn.attn.weight", "w1.weight", "w2.weight", "wte.weight")):
+                nn.init.normal_(p, std=0.02)
+            elif name.endswith(("out_proj.weight", "proj.weight", "w3.weight")) and "dt_proj" not in name:
+                nn.init.normal_(p, std=0.02 / math.sqrt(2 * c.n_layer))
+
+    def forward(self, ids):  # ids [B, T] -> logits [B, T, V_pad] (head tied to wte)
+        x = self.transformer.wte(ids)
+        for block in self.transformer.h:
+            x = block(x)
+        return self.transformer.ln_f(x) @ self.transformer.wte.weight.t()
+
+
+def export(model, directory, extra_files=None):
+    """Writes config.json and model.safetensors (float32, official names, tied head omitted)."""
+    os.makedirs(directory, exist_ok=True)
+    tensors = {name: p.detach().to("cpu", torch.float32).numpy() for name, p in model.state_dict().items()}
+    with open(os.path.join(directory, "config.json"), "w") as f:
+        json.dump(model.config.to_json(), f, indent=1)
+        f.write("\n")
+    write_safetensors(os.path.join(directory, "model.safetensors"), {k: np.ascontiguousarray(v) for k, v in tensors.items()})
+    for name, content in (extra_files or {}).items():
+        with open(os.path.join(directory, name), "w") as f:
+            f.write(content)
