@@ -6,9 +6,9 @@ gives the SWA-only baseline. Parameter names are the official checkpoint names
 (transformer.h.{i}.attn.in_proj.weight, ...), so that `export` writes a model directory the C++
 library loads as it is: config.json in the official format and model.safetensors (float32).
 
-The selective scan runs as a loop over time steps over the whole batch (h_t = exp(dt A) h_{t-1} +
-dt B x, SPEC.md "Mamba"); it is exact, and fast enough for the few-million-parameter models of
-tools/train on a CPU or a GPU.
+The selective scan (h_t = exp(dt A) h_{t-1} + dt B x, SPEC.md "Mamba") runs in chunks of about
+sqrt(T) steps (`selective_scan`): 2 sqrt(T) sequential steps instead of T, which is what makes
+training fast on a GPU.
 """
 
 import json
@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "reference"))
-from samba_ref import write_safetensors  # noqa: E402
+from samba_ref import read_safetensors, write_safetensors  # noqa: E402
 
 
 class Config:
@@ -93,17 +93,53 @@ class Mamba(nn.Module):
         dt_low, b, c = self.x_proj(x).split([self.R, self.N, self.N], dim=-1)            # [B,T,R], [B,T,N] x2
         dt = F.softplus(self.dt_proj(dt_low))                                             # [B, T, E]
         a = -torch.exp(self.A_log)                                                        # [E, N]
-        # Time-major and contiguous, so that each step reads contiguous [B, E, N] slices; unbind, not
-        # indexing: the backward of one unbind is one stack, that of T slices T full-size buffers.
-        decay = torch.exp(dt.transpose(0, 1).unsqueeze(-1) * a).contiguous()                     # [T, B, E, N]
-        drive = ((dt * x).transpose(0, 1).unsqueeze(-1) * b.transpose(0, 1).unsqueeze(2)).contiguous()  # [T, B, E, N]
-        h = u.new_zeros(B_, self.E, self.N)
-        ys = []
-        for decay_t, drive_t, c_t in zip(decay.unbind(0), drive.unbind(0), c.transpose(0, 1).contiguous().unbind(0)):
-            h = decay_t * h + drive_t                                                     # h_t = exp(dt A) h + dt B x
-            ys.append(torch.bmm(h, c_t.unsqueeze(-1)).squeeze(-1))                        # C . h_t  [B, E]
-        y = torch.stack(ys, dim=1) + x * self.D                                          # [B, T, E]
+        y = selective_scan(x, dt, a, b, c) + x * self.D                                   # [B, T, E]
         return self.out_proj(y * F.silu(z))
+
+
+def selective_scan(x, dt, a, b, c):
+    """y_t = C_t . h_t with h_t = exp(dt_t A) h_{t-1} + dt_t B_t x_t (SPEC.md "Mamba"), in chunks.
+
+    x, dt [B, T, E]; a [E, N]; b, c [B, T, N] -> y [B, T, E]. The T steps are cut into chunks of
+    L ~ sqrt(T). A first pass runs the recurrence inside every chunk at once, from a zero state,
+    keeping the state and the running product of the decays; a second carries the state across chunk
+    starts; then h_t = local_t + decay_product_t * h_start. The same products and sums as the
+    step-by-step definition, but 2 sqrt(T) sequential steps instead of T, each over the whole batch.
+    """
+    B_, T, E = x.shape
+    N = a.shape[1]
+    chunk = max(1, math.isqrt(T - 1) + 1) if T > 1 else 1
+    pad = (-T) % chunk
+    if pad:  # zero dt past the end: decay 1 and no input, so the padded steps change nothing
+        x, dt = F.pad(x, (0, 0, 0, pad)), F.pad(dt, (0, 0, 0, pad))
+        b, c = F.pad(b, (0, 0, 0, pad)), F.pad(c, (0, 0, 0, pad))
+    n_chunks = (T + pad) // chunk
+    shape = (B_, n_chunks, chunk)
+    decay = torch.exp(dt.reshape(*shape, E, 1) * a)                                         # [B, C, L, E, N]
+    drive = (dt * x).reshape(*shape, E, 1) * b.reshape(*shape, 1, N)                            # [B, C, L, E, N]
+    # unbind, not indexing: the backward of one unbind is one stack, that of L slices L full-size buffers.
+    decays, drives = decay.unbind(2), drive.unbind(2)                                    # L x [B, C, E, N]
+    local, product = [drives[0]], [decays[0]]
+    for t in range(1, chunk):  # inside all chunks at once, from a zero state
+        local.append(decays[t] * local[-1] + drives[t])
+        product.append(decays[t] * product[-1])
+    starts, h = [], x.new_zeros(B_, E, N)
+    for product_k, local_k in zip(product[-1].unbind(1), local[-1].unbind(1)):  # across chunk starts
+        starts.append(h)
+        h = product_k * h + local_k                                                      # h_start_{k+1}
+    h_start = torch.stack(starts, dim=1)                                                 # [B, C, E, N]
+    states = torch.stack(local, dim=2) + torch.stack(product, dim=2) * h_start.unsqueeze(2)  # [B, C, L, E, N]
+    y = torch.einsum("bcten,bctn->bcte", states, c.reshape(*shape, N))                      # [B, C, L, E]
+    return y.reshape(B_, T + pad, E)[:, :T]
+
+
+def selective_scan_sequential(x, dt, a, b, c):
+    """The same recurrence one step at a time (the definition; tests check selective_scan against it)."""
+    h, ys = x.new_zeros(x.shape[0], x.shape[2], a.shape[1]), []
+    for t in range(x.shape[1]):
+        h = torch.exp(dt[:, t, :, None] * a) * h + (dt[:, t] * x[:, t])[:, :, None] * b[:, t, None, :]
+        ys.append(torch.einsum("ben,bn->be", h, c[:, t]))
+    return torch.stack(ys, dim=1)
 
 
 def rope(x, positions):
@@ -128,17 +164,48 @@ class SlidingWindowAttention(nn.Module):
     def forward(self, x):  # [B, T, D]
         c, (B_, T, _) = self.c, x.shape
         G, qpk, hs = c.n_query_groups, c.n_head // c.n_query_groups, c.head_size
-        qkv = self.attn(x).view(B_, T, G, qpk + 2, hs)
+        qkv = self.attn(x).reshape(B_, T, G, qpk + 2, hs)
         q = qkv[:, :, :, :qpk].reshape(B_, T, G * qpk, hs)                                # head h = g * qpk + i
         k, v = qkv[:, :, :, qpk], qkv[:, :, :, qpk + 1]                                   # [B, T, G, hs]
         pos = torch.arange(T, device=x.device)
         q, k = rope(q, pos), rope(k, pos)
         k, v = k.repeat_interleave(qpk, dim=2), v.repeat_interleave(qpk, dim=2)
-        i, j = pos[:, None], pos[None, :]
-        allowed = (j <= i) & (j > i - c.local_window)                                     # t - w < j <= t
-        y = F.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), attn_mask=allowed)
+        y = local_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), c.local_window)  # [B, H, T, hs]
         return self.proj(y.transpose(1, 2).reshape(B_, T, G * qpk * hs))
 
+
+
+def local_attention(q, k, v, window):
+    """Causal attention over the last `window` positions, t - window < j <= t (SPEC.md "SWA").
+
+    q, k, v [B, H, T, hs] -> [B, H, T, hs]. Queries go in blocks of `window`; block i sees keys
+    [(i-1) window, (i+1) window), masked to each query's window, so time and memory grow as
+    T x 2 window instead of T^2 (what lets training run at tens of thousands of tokens).
+    """
+    B_, H, T, hs = q.shape
+    W = window
+    pad = (-T) % W
+    n_blocks = (T + pad) // W
+    q = F.pad(q, (0, 0, 0, pad)).reshape(B_, H, n_blocks, W, hs)                           # [B, H, nb, W, hs]
+    k_blocks = F.pad(k, (0, 0, W, pad)).reshape(B_, H, n_blocks + 1, W, hs)                # [B, H, nb+1, W, hs]
+    v_blocks = F.pad(v, (0, 0, W, pad)).reshape(B_, H, n_blocks + 1, W, hs)
+    keys = torch.cat([k_blocks[:, :, :-1], k_blocks[:, :, 1:]], dim=3)                  # [B, H, nb, 2W, hs]
+    values = torch.cat([v_blocks[:, :, :-1], v_blocks[:, :, 1:]], dim=3)                # [B, H, nb, 2W, hs]
+    a = torch.arange(W, device=q.device)[:, None]                                        # query offset in its block
+    b = torch.arange(2 * W, device=q.device)[None, :]                                    # key offset from (i-1) W
+    first = (torch.arange(n_blocks, device=q.device) * W - W)[:, None, None]              # position of key offset 0
+    allowed = (b <= a + W) & (b > a) & (first + b >= 0)                                  # [nb, W, 2W]
+    # Written out rather than F.scaled_dot_product_attention: its fused CUDA backward adds in a
+    # nondeterministic order, and the training run must be reproducible from its seed.
+    scores = (q @ keys.transpose(-1, -2)) * hs ** -0.5                                   # [B, H, nb, W, 2W]
+    y = torch.softmax(scores.masked_fill(~allowed, float("-inf")), dim=-1) @ values      # [B, H, nb, W, hs]
+    return y.reshape(B_, H, n_blocks * W, hs)[:, :, :T]
+
+
+def full_window_attention(q, k, v, window):
+    """The same attention through a full T x T mask (the definition; tests check local_attention)."""
+    i, j = torch.arange(q.shape[2], device=q.device)[:, None], torch.arange(q.shape[2], device=q.device)[None, :]
+    return F.scaled_dot_product_attention(q, k, v, attn_mask=(j <= i) & (j > i - window))
 
 class SwiGLU(nn.Module):
     def __init__(self, c):

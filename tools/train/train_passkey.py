@@ -8,7 +8,7 @@ passkey.json, training.json with the command and seed, train_log.jsonl, loss.png
 
 The model sees sequences a few times longer than its attention window (128 tokens), so only the
 Mamba state can carry the key from the middle of a sequence to a question far after it. A
-training sequence holds one key and one to three question-answer pairs after it, the last at its
+training sequence holds one key and one to --max-questions question-answer pairs after it, the last at its
 end. Two curricula run over the first half of the steps: the longest sequence grows from twice
 --min-length to --max-length, and the share of sequences whose first question directly follows
 the key (where attention alone can copy it, which teaches the format) falls from 1/2 to 1/10.
@@ -31,14 +31,16 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import passkey_task  # noqa: E402
-from samba_torch import Config, Samba, export  # noqa: E402
+from samba_torch import Config, Samba, export, read_safetensors  # noqa: E402
 
 PAD = 0  # the ASCII NUL: never in the task's text
 
 
-def model_config(arch):
-    return Config(name=f"passkey-{arch}", n_layer=4, n_embd=64, n_head=1, n_query_groups=1, intermediate_size=192,
-                  local_window=128, mb_per_layer=2 if arch == "samba" else -1, vocab_size=128, padded_vocab_size=128)
+def model_config(arch, n_embd=64, n_head=1):
+    """4 blocks, MLP 3 x n_embd, window 128, one KV head, ASCII vocabulary; Samba or SWA-only."""
+    return Config(name=f"passkey-{arch}", n_layer=4, n_embd=n_embd, n_head=n_head, n_query_groups=1,
+                  intermediate_size=3 * n_embd, local_window=128, mb_per_layer=2 if arch == "samba" else -1,
+                  vocab_size=128, padded_vocab_size=128)
 
 
 def progress(step, steps):
@@ -52,14 +54,14 @@ def length_at(step, steps, lo, hi, rng):
     return rng.randint(lo, max(lo, cap))
 
 
-def batch(rng, length, count, device, adjacent_share):
+def batch(rng, length, count, device, adjacent_share, max_questions):
     """ids [count, length] (left-padded), targets [count, length] (-1: no loss), and the mask of
     the positions that predict an answer (its digits and the '.')."""
     ids = torch.full((count, length), PAD, dtype=torch.long)
     answer = torch.zeros((count, length), dtype=torch.bool)
     digits = passkey_task.TASK["digits"]
     for b in range(count):
-        tokens, starts = passkey_task.training_example(rng, length, rng.random(), questions=rng.randint(1, 3),
+        tokens, starts = passkey_task.training_example(rng, length, rng.random(), questions=rng.randint(1, max_questions),
                                                        first_adjacent=rng.random() < adjacent_share)
         tokens = tokens[-length:]
         offset = length - len(tokens)
@@ -94,25 +96,38 @@ def main():
     p.add_argument("--arch", choices=("samba", "swa"), default="samba", help="Samba, or the SWA-only baseline (default samba)")
     p.add_argument("--out", required=True, help="model directory to write")
     p.add_argument("--steps", type=int, default=3000, help="optimizer steps (default 3000)")
-    p.add_argument("--tokens", type=int, default=4096, help="tokens per step (default 4096)")
+    p.add_argument("--tokens", type=int, default=32768, help="tokens per step (default 32768)")
     p.add_argument("--min-length", type=int, default=256, help="shortest training sequence (default 256)")
-    p.add_argument("--max-length", type=int, default=2048, help="longest training sequence (default 2048, 16 windows)")
+    p.add_argument("--max-length", type=int, default=4096, help="longest training sequence (default 4096, 32 windows)")
+    p.add_argument("--max-questions", type=int, default=4, help="questions per training sequence: 1 to this (default 4)")
+    p.add_argument("--n-embd", type=int, default=64, help="model width (default 64)")
+    p.add_argument("--n-head", type=int, default=1, help="attention heads, one KV head shared (default 1)")
     p.add_argument("--lr", type=float, default=2e-3, help="peak learning rate (default 2e-3)")
     p.add_argument("--seed", type=int, default=1234, help="seed of the weights and the data (default 1234)")
-    p.add_argument("--eval-every", type=int, default=200, help="steps between accuracy checks (default 200)")
+    p.add_argument("--eval-every", type=int, default=250, help="steps between accuracy checks and checkpoints (default 250)")
+    p.add_argument("--eval-trials", type=int, default=8, help="prompts per context in each accuracy check (default 8)")
+    p.add_argument("--init", help="model directory to start from (a second stage at longer lengths); its config must match")
+    p.add_argument("--eval-contexts", default="256,1024,4096,16384",
+                   help="contexts of the accuracy checks, comma-separated (default 256,1024,4096,16384)")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu", help="torch device (default: cuda if present)")
     p.add_argument("--threads", type=int, default=0, help="CPU threads (default: PyTorch's choice)")
     args = p.parse_args()
     if args.min_length < 96 or args.max_length < 2 * args.min_length:
         sys.exit("--min-length must be at least 96 and --max-length at least twice it")
 
+    if args.n_embd % args.n_head or args.max_questions < 1:
+        sys.exit("--n-embd must be a multiple of --n-head, and --max-questions at least 1")
     if args.threads:
         torch.set_num_threads(args.threads)
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # cuBLAS's condition for deterministic results
     torch.manual_seed(args.seed)
-    torch.use_deterministic_algorithms(True, warn_only=True)
+    torch.use_deterministic_algorithms(True)  # an error, not a warning, if an op has no deterministic form
     data_rng, eval_rng = random.Random(args.seed), random.Random(args.seed + 1)
-    config = model_config(args.arch)
-    model = Samba(config).to(args.device)
+    config = model_config(args.arch, args.n_embd, args.n_head)
+    model = Samba(config)
+    init_training = load_init(model, args.init) if args.init else None
+    model = model.to(args.device)
+    eval_contexts = [int(c) for c in args.eval_contexts.split(",")]
     params = sum(p.numel() for p in model.parameters())
     print(f"train_passkey: {config.name}, {params} parameters, {args.steps} steps on {args.device}", file=sys.stderr)
     decay = [p for n, p in model.named_parameters() if p.dim() >= 2 and "A_log" not in n]
@@ -131,7 +146,7 @@ def main():
             g["lr"] = lr
         length = length_at(step, args.steps, args.min_length, args.max_length, data_rng)
         ids, targets, answer = batch(data_rng, length, max(1, args.tokens // length), args.device,
-                                     adjacent_share=0.5 - 0.4 * progress(step, args.steps))
+                                     adjacent_share=0.5 - 0.4 * progress(step, args.steps), max_questions=args.max_questions)
         logits = model(ids)
         losses = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=-1, reduction="none")
         text = (targets.reshape(-1) >= 0) & ~answer.reshape(-1)
@@ -145,26 +160,52 @@ def main():
                  "seconds": time.time() - start}
         if step % args.eval_every == 0 or step == args.steps:
             model.eval()
-            for context in (256, 1024, 2048):
-                entry[f"accuracy_{context}"] = accuracy(model, eval_rng, context, 16, args.device)
+            for context in eval_contexts:
+                entry[f"accuracy_{context}"] = accuracy(model, eval_rng, context, args.eval_trials, args.device)
             model.train()
+            write_model(model, args, params, step, start, init_training)  # a checkpoint: a run cut short still leaves a model
         log.write(json.dumps(entry) + "\n")
         log.flush()
         if step % 20 == 0 or "accuracy_256" in entry:
             print("train_passkey: " + ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in entry.items()),
                   file=sys.stderr)
     log.close()
+    plot(log_path, os.path.join(args.out, "loss.png"), config.name)
+    print(f"train_passkey: wrote {args.out} ({time.time() - start:.0f} s)", file=sys.stderr)
 
+
+def load_init(model, directory):
+    """Loads a model directory written by this script into `model`; returns its training.json."""
+    with open(os.path.join(directory, "config.json")) as f:
+        theirs = json.load(f)
+    ours = model.config.to_json()
+    fields = ("n_layer", "n_embd", "n_head", "n_query_groups", "intermediate_size", "local_window", "mb_per_layer",
+              "vocab_size", "padded_vocab_size")
+    if any(theirs.get(k) != ours[k] for k in fields):
+        sys.exit(f"--init {directory}: its config.json differs from this run's model in one of {', '.join(fields)}")
+    tensors = read_safetensors(os.path.join(directory, "model.safetensors"))
+    state = model.state_dict()
+    if set(tensors) != set(state):
+        sys.exit(f"--init {directory}: model.safetensors does not hold this model's tensors")
+    model.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in tensors.items()})
+    with open(os.path.join(directory, "training.json")) as f:
+        return json.load(f)
+
+
+def write_model(model, args, params, step, start, init_training=None):
+    """The model directory as of `step`; training.json says whether the run had finished."""
     training = {"command": " ".join([os.path.basename(sys.argv[0])] + sys.argv[1:]), "seed": args.seed, "steps": args.steps,
-                "device": args.device, "torch": torch.__version__, "parameters": params, "seconds": time.time() - start,
-                "arguments": vars(args)}
-    export(model.cpu(), args.out, {
+                "steps_done": step, "finished": step == args.steps, "device": args.device, "torch": torch.__version__,
+                "parameters": params, "seconds": time.time() - start, "arguments": vars(args)}
+    if init_training is not None:
+        training["init_training"] = init_training  # the stage this one started from, as it recorded itself
+    if args.device.startswith("cuda"):
+        training["gpu"] = torch.cuda.get_device_name(args.device)
+    export(model, args.out, {
         "tokenizer.json": json.dumps({"type": "ascii", "vocab_size": 128}) + "\n",
         "passkey.json": json.dumps(passkey_task.TASK, indent=1) + "\n",
         "training.json": json.dumps(training, indent=1) + "\n",
     })
-    plot(log_path, os.path.join(args.out, "loss.png"), config.name)
-    print(f"train_passkey: wrote {args.out} ({time.time() - start:.0f} s)", file=sys.stderr)
 
 
 def plot(log_path, png, title):
