@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Writes tests/data/unseen/passkey_torch_export: a randomly initialised model of the passkey
-shape (tools/train/train_passkey.py's config) as samba_torch.export writes it, with io.safetensors
+layout (train_passkey.model_config at width 64, one head) as samba_torch.export writes it, with io.safetensors
 holding a 300-token passkey prompt and PyTorch's float32 logits for it. The C++ tests load it like
 every other case: it keeps the exporter's output loadable and the PyTorch model equal to the
 library (one head of 64, window 128 over more than two windows, ASCII vocabulary).

@@ -100,8 +100,8 @@ def main():
     p.add_argument("--min-length", type=int, default=256, help="shortest training sequence (default 256)")
     p.add_argument("--max-length", type=int, default=4096, help="longest training sequence (default 4096, 32 windows)")
     p.add_argument("--max-questions", type=int, default=4, help="questions per training sequence: 1 to this (default 4)")
-    p.add_argument("--n-embd", type=int, default=64, help="model width (default 64)")
-    p.add_argument("--n-head", type=int, default=1, help="attention heads, one KV head shared (default 1)")
+    p.add_argument("--n-embd", type=int, default=128, help="model width (default 128)")
+    p.add_argument("--n-head", type=int, default=2, help="attention heads, one KV head shared (default 2)")
     p.add_argument("--lr", type=float, default=2e-3, help="peak learning rate (default 2e-3)")
     p.add_argument("--seed", type=int, default=1234, help="seed of the weights and the data (default 1234)")
     p.add_argument("--eval-every", type=int, default=250, help="steps between accuracy checks and checkpoints (default 250)")
@@ -210,24 +210,10 @@ def write_model(model, args, params, step, start, init_training=None):
 
 def plot(log_path, png, title):
     try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        from plot_training import plot_losses
+        plot_losses([log_path], png, title)
     except ImportError:
         print("train_passkey: matplotlib missing, no loss.png", file=sys.stderr)
-        return
-    rows = [json.loads(line) for line in open(log_path)]
-    fig, ax = plt.subplots(figsize=(7, 4))
-    ax.plot([r["step"] for r in rows], [r["loss"] for r in rows], lw=0.8, label="loss (text + answer)")
-    ax.plot([r["step"] for r in rows], [r["answer_loss"] for r in rows], lw=0.8, label="answer tokens")
-    ax.set_yscale("log")
-    ax.set_xlabel("step")
-    ax.set_ylabel("cross-entropy (nats)")
-    ax.set_title(f"{title}: training loss")
-    ax.legend()
-    ax.grid(True, alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(png, dpi=110)
 
 
 if __name__ == "__main__":
