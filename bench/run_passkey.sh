@@ -21,7 +21,7 @@ run() {  # MODEL CONTEXT TRIALS
   build/bin/samba passkey --model "$1" --context "$2" --trials "$3" --seed "$seed" | tail -n 1 >> "$out"
 }
 for model in "$@"; do
-  for context in 1024 4096 16384 32768 65536 262144; do run "$model" "$context" 20; done
+  for context in 256 512 1024 4096 16384 32768 65536 262144; do run "$model" "$context" 20; done
   run "$model" 1048576 5
 done
 python3 tools/plot_passkey.py "$out" "${out%.jsonl}.png"

@@ -6,11 +6,19 @@
 Each input line is one `samba passkey` run (its last stdout line, as bench/run_passkey.sh collects
 them); runs of several models may be mixed. For every model: a heat map of accuracy over context
 length (columns) and the key's depth (rows, five bins of the filler), as in the Samba paper's
-figure, and a markdown table of accuracy per context printed on stdout. Needs matplotlib.
+figure, and markdown tables on stdout: accuracy per context, and each run's speed, time and peak
+RSS. Needs matplotlib.
 """
 import json
 import sys
 from collections import defaultdict
+
+
+def context_label(tokens):
+    """1M, 256K, 512: the context as the paper's figures write it."""
+    if tokens >= 1 << 20 and tokens % (1 << 20) == 0:
+        return f"{tokens >> 20}M"
+    return f"{tokens // 1024}K" if tokens >= 1024 else str(tokens)
 
 
 def main():
@@ -37,10 +45,17 @@ def main():
             row.append(f"{ok}/{n} ({100 * ok / n:.0f}%)" if n else "")
         print(f"| {m} | " + " | ".join(row) + " |")
 
+    print("\n| model | context | trials | correct | tokens/s | seconds | peak RSS (MB) |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for run in sorted(runs, key=lambda r: (r["model"], r["context"])):
+        print(f"| {run['model']} | {run['context']:,} | {run['trials']} | {run['correct']} | {run['tokens_per_s']:,.0f} | "
+              f"{run['seconds']:,.1f} | {run['peak_rss_bytes'] / 1e6:.1f} |")
+
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    fig, axes = plt.subplots(1, len(models), figsize=(5.5 * len(models), 3.6), squeeze=False)
+    fig, axes = plt.subplots(1, len(models), figsize=(6.5 * len(models), 3.8), squeeze=False)
+    fig.subplots_adjust(wspace=0.25)
     for ax, m in zip(axes[0], models):
         grid = [[float("nan")] * len(contexts) for _ in range(5)]
         for j, c in enumerate(contexts):
@@ -49,15 +64,16 @@ def main():
                 if n:
                     grid[b][j] = ok / n
         image = ax.imshow(grid, cmap="RdYlGn", vmin=0, vmax=1, aspect="auto", origin="lower")
-        ax.set_xticks(range(len(contexts)), [f"{c // 1024}K" if c >= 1024 else str(c) for c in contexts], rotation=45)
+        ax.set_xticks(range(len(contexts)), [context_label(c) for c in contexts], rotation=45)
         ax.set_yticks(range(5), ["0-20%", "20-40%", "40-60%", "60-80%", "80-100%"])
         ax.set_xlabel("context (tokens)")
-        ax.set_ylabel("depth of the key")
+        if ax is axes[0][0]:
+            ax.set_ylabel("depth of the key")
         ax.set_title(m)
         for b in range(5):
             for j in range(len(contexts)):
                 if grid[b][j] == grid[b][j]:
-                    ax.text(j, b, f"{grid[b][j]:.0%}", ha="center", va="center", fontsize=7)
+                    ax.text(j, b, f"{grid[b][j]:.0%}", ha="center", va="center", fontsize=6.5)
     fig.colorbar(image, ax=axes[0].tolist(), label="accuracy")
     fig.savefig(sys.argv[2], dpi=110, bbox_inches="tight")
 
