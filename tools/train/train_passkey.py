@@ -3,14 +3,17 @@
 directory that the library loads as it is (config.json, model.safetensors, tokenizer.json,
 passkey.json, training.json with the command and seed, train_log.jsonl, loss.png).
 
-    python3 tools/train/train_passkey.py --arch samba --out models/passkey-samba
-    python3 tools/train/train_passkey.py --arch swa --out models/passkey-swa
+    python3 tools/train/train_passkey.py --arch samba --out stage1
+    python3 tools/train/train_passkey.py --arch samba --init stage1 --min-length 8192 --max-length 65536 ... --out stage2
+
+One run is one stage; the shipped models (models/*/README.md) were trained in stages at longer and
+longer sequences, each starting from the last (--init), and their cards give the exact commands.
 
 The model sees sequences a few times longer than its attention window (128 tokens), so only the
 Mamba state can carry the key from the middle of a sequence to a question far after it. A
-training sequence holds one key and one to --max-questions question-answer pairs after it, the last at its
-end. Two curricula run over the first half of the steps: the longest sequence grows from twice
---min-length to --max-length, and the share of sequences whose first question directly follows
+training sequence holds one key and one to --max-questions question-answer pairs after it, the
+last at its end. Two curricula run over the first half of the steps: the longest sequence grows
+from twice --min-length to --max-length, and the share of sequences whose first question directly follows
 the key (where attention alone can copy it, which teaches the format) falls from 1/2 to 1/10.
 Every step holds about --tokens tokens. The loss is the mean next-token cross-entropy of the text
 plus that of the answers' tokens (so the answers count as much as the rest).
@@ -91,7 +94,7 @@ def accuracy(model, rng, context, trials, device):
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter,
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter,
                                 epilog=__doc__[__doc__.index("\n\n") + 2:])
     p.add_argument("--arch", choices=("samba", "swa"), default="samba", help="Samba, or the SWA-only baseline (default samba)")
     p.add_argument("--out", required=True, help="model directory to write")
@@ -117,6 +120,12 @@ def main():
 
     if args.n_embd % args.n_head or args.max_questions < 1:
         sys.exit("--n-embd must be a multiple of --n-head, and --max-questions at least 1")
+    try:
+        eval_contexts = [int(c) for c in args.eval_contexts.split(",")]
+    except ValueError:
+        sys.exit(f"--eval-contexts: expected comma-separated token counts, got '{args.eval_contexts}'")
+    if min(eval_contexts) < 128:
+        sys.exit("--eval-contexts: every context must be at least 128 tokens (the task's sentences need ~100)")
     if args.threads:
         torch.set_num_threads(args.threads)
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # cuBLAS's condition for deterministic results
@@ -127,7 +136,6 @@ def main():
     model = Samba(config)
     init_training = load_init(model, args.init) if args.init else None
     model = model.to(args.device)
-    eval_contexts = [int(c) for c in args.eval_contexts.split(",")]
     params = sum(p.numel() for p in model.parameters())
     print(f"train_passkey: {config.name}, {params} parameters, {args.steps} steps on {args.device}", file=sys.stderr)
     decay = [p for n, p in model.named_parameters() if p.dim() >= 2 and "A_log" not in n]
@@ -166,7 +174,7 @@ def main():
             write_model(model, args, params, step, start, init_training)  # a checkpoint: a run cut short still leaves a model
         log.write(json.dumps(entry) + "\n")
         log.flush()
-        if step % 20 == 0 or "accuracy_256" in entry:
+        if step % 20 == 0 or any(k.startswith("accuracy_") for k in entry):
             print("train_passkey: " + ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in entry.items()),
                   file=sys.stderr)
     log.close()
