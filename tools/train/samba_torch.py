@@ -87,7 +87,7 @@ class Mamba(nn.Module):
         self.D = nn.Parameter(torch.ones(E))
 
     def forward(self, u):  # u [B, T, D] -> [B, T, D]
-        B_, T, _ = u.shape
+        T = u.shape[1]
         x, z = self.in_proj(u).chunk(2, dim=-1)                                          # [B, T, E] each
         x = F.silu(self.conv1d(x.transpose(1, 2))[..., :T].transpose(1, 2))             # causal depthwise conv
         dt_low, b, c = self.x_proj(x).split([self.R, self.N, self.N], dim=-1)            # [B,T,R], [B,T,N] x2
