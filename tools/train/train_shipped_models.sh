@@ -9,11 +9,21 @@
 set -euo pipefail
 if [ $# -lt 1 ] || [ "$1" = --help ] || [ "$1" = -h ]; then
   sed -n '2,8p' "$0"
-  exit 2
+  [ $# -ge 1 ]  # --help succeeds; no arguments is a usage error
+  exit
 fi
 out=$1
 shift
 archs=${*:-samba swa}
+for arch in $archs; do
+  case $arch in
+    samba | swa) ;;
+    *)
+      echo "train_shipped_models.sh: unknown model '$arch' (samba or swa)" >&2
+      exit 2
+      ;;
+  esac
+done
 here=$(cd "$(dirname "$0")" && pwd)
 mkdir -p "$out"
 
@@ -39,10 +49,6 @@ for arch in $archs; do
       stage swa-stage1 --arch swa --n-embd 128 --n-head 2 --eval-every 1000
       stage swa-stage2 --arch swa --n-embd 128 --n-head 2 --init "$out/swa-stage1" \
         --min-length 4096 --max-length 32768 --steps 1000 --lr 3e-4 --eval-contexts 4096,16384,65536
-      ;;
-    *)
-      echo "train_shipped_models.sh: unknown model '$arch' (samba or swa)" >&2
-      exit 2
       ;;
   esac
 done
