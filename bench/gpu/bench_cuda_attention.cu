@@ -19,7 +19,11 @@
 #include <string>
 #include <vector>
 
+#include "cuda_event_timing.hpp"
+
 using namespace samba;
+using bench::gpu;
+using bench::time_with_events;
 namespace k = ops::cuda_kernels;
 
 namespace {
@@ -64,31 +68,6 @@ struct Problem {
   }
   float scale() const { return static_cast<float>(1.0 / std::sqrt(static_cast<double>(geometry.head_size))); }
 };
-
-const backend::Cuda& gpu() {
-  static const backend::Cuda instance;
-  return instance;
-}
-
-/// Times `run` with CUDA events, one launch sequence per iteration.
-template <class Run>
-void time_with_events(benchmark::State& state, Run&& run) {
-  cudaEvent_t start, stop;
-  cuda::check(cudaEventCreate(&start), "cudaEventCreate");
-  cuda::check(cudaEventCreate(&stop), "cudaEventCreate");
-  run();  // warm-up (module load, shared-memory attributes)
-  gpu().synchronize();
-  for (auto _ : state) {
-    cuda::check(cudaEventRecord(start, gpu().stream()), "cudaEventRecord");
-    run();
-    cuda::check(cudaEventRecord(stop, gpu().stream()), "cudaEventRecord");
-    cuda::check(cudaEventSynchronize(stop), "cudaEventSynchronize");
-    float ms = 0.0f;
-    cuda::check(cudaEventElapsedTime(&ms, start, stop), "cudaEventElapsedTime");
-    state.SetIterationTime(ms / 1e3);
-  }
-  cudaEventDestroy(start), cudaEventDestroy(stop);
-}
 
 void set_counters(benchmark::State& state, int t) {
   const double flops = 4.0 * geometry.n_head * geometry.head_size * static_cast<double>(keys_seen(t, geometry.window));

@@ -114,10 +114,11 @@ void check(const backend::Cuda& gpu, Shape s, std::uint64_t seed) {
 
 template <class W>
 void check_all(const backend::Cuda& gpu) {
-  // One warp per row and several; rows of 8-16 chunks; a staged input past 48 KiB (4 x 6144
-  // floats); the gate/up pairs of a 1.3B-parameter MLP (more rows than one round of blocks).
-  const Shape shapes[] = {{1, 256, 1000}, {4, 2304, 520}, {2, 4608, 176}, {3, 144, 4608}, {1, 6144, 64},
-                          {2, 64, 6},     {4, 6144, 2304}, {1, 2304, 12288}};
+  // Rows shared by several warps of a block and warps with several rows; rows of 8-16 chunks;
+  // fewer rows than blocks and than warps; row lengths that are no multiple of a warp's loads; a
+  // staged input past 48 KiB (4 x 6144 floats); the gate/up pairs of a 1.3B-parameter MLP.
+  const Shape shapes[] = {{1, 256, 1000}, {4, 2304, 520},  {2, 4608, 176},  {3, 144, 4608},  {1, 6144, 64},  {2, 64, 6},
+                          {1, 6168, 330}, {3, 2312, 2310}, {4, 6144, 2304}, {1, 2304, 12288}, {2, 2304, 12288}};
   std::uint64_t seed = 11;
   for (const Shape& s : shapes) {
     check<W, In::vector, Out::store>(gpu, s, seed++);

@@ -297,17 +297,21 @@ __global__ void __launch_bounds__(tc_threads) swa_forward_tc(const float* __rest
   }
 }
 
-/// Keys a block of the split-key kernel scores (decode rows).
-inline constexpr int split_keys = 128;
-inline constexpr int split_threads = 128;
+/// Keys a block of the split-key kernel scores (decode rows), and its threads: each warp scores
+/// split_batch keys at once, so that a block's keys take one round of loads.
+inline constexpr int split_threads = 256;
+inline constexpr int split_batch = 8;
+inline constexpr int split_keys = split_threads / 32 * split_batch;
 
 /// grid (key splits, heads, stacked rows): one query row of one head against split_keys of its
 /// keys (flash-decoding): each warp scores keys in turn (lanes over the head's dims) with its own
-/// online softmax; the block merges its warps and writes (max, sum, o[hs]) for merge_splits.
-/// partial [T, H, splits, hs + 2].
-template <int MaxHs>
+/// online softmax; the block merges its warps and writes (max, sum, o[hs]) for merge_splits, or,
+/// when one split holds all of the row's keys (splits == 1), the normalized output y [T, H, hs]
+/// as A itself. partial [T, H, splits, hs + 2].
+template <int MaxHs, class A>
 __global__ void __launch_bounds__(split_threads) attend_split(const float* __restrict__ qkv, SegmentTable seg, KvPointers kv,
-                                                              AttentionGeometry geo, float scale, float* __restrict__ partial, int splits) {
+                                                              AttentionGeometry geo, float scale, float* __restrict__ partial, int splits,
+                                                              A* __restrict__ y) {
   constexpr int Dpl = MaxHs / 32, Warps = split_threads / 32;
   __shared__ float warp_max[Warps], warp_sum[Warps], warp_out[Warps][MaxHs];
   cuda::allow_dependent_launch();
@@ -331,7 +335,7 @@ __global__ void __launch_bounds__(split_threads) attend_split(const float* __res
     o[k] = 0.0f;
   }
   float m = -INFINITY, l = 0.0f;
-  constexpr int Batch = 4;  // keys a warp scores at once, so that their loads overlap
+  constexpr int Batch = split_batch;  // keys a warp scores at once, so that their loads overlap
   for (long long j = begin + warp; j < end; j += Warps * Batch) {
     const float *kr[Batch], *vr[Batch];
     float dot[Batch];
@@ -372,21 +376,20 @@ __global__ void __launch_bounds__(split_threads) attend_split(const float* __res
 #pragma unroll
   for (int k = 0; k < Dpl; ++k) warp_out[warp][lane + 32 * k] = o[k];
   __syncthreads();
-  float top = -INFINITY;
+  float top = -INFINITY, total = 0.0f;
   for (int w = 0; w < Warps; ++w) top = fmaxf(top, warp_max[w]);
+  for (int w = 0; w < Warps; ++w)
+    if (warp_max[w] != -INFINITY) total += warp_sum[w] * expf(warp_max[w] - top);
   float* out = partial + ((static_cast<index_t>(row) * geo.n_head + h) * splits + split) * (hs + 2);
+  A* y_row = y + (static_cast<index_t>(row) * geo.n_head + h) * hs;
   for (int d = threadIdx.x; d < hs; d += split_threads) {
     float acc = 0.0f;
     for (int w = 0; w < Warps; ++w)
       if (warp_max[w] != -INFINITY) acc += warp_out[w][d] * expf(warp_max[w] - top);
-    out[2 + d] = acc;
+    if (splits == 1) y_row[d] = store_as<A>(acc / total);
+    else out[2 + d] = acc;
   }
-  if (threadIdx.x == 0) {
-    float total = 0.0f;
-    for (int w = 0; w < Warps; ++w)
-      if (warp_max[w] != -INFINITY) total += warp_sum[w] * expf(warp_max[w] - top);
-    out[0] = top, out[1] = total;
-  }
+  if (threadIdx.x == 0 && splits > 1) out[0] = top, out[1] = total;
 }
 
 /// grid (heads, stacked rows): merges a row's key splits (softmax-weighted) into y [T, H, hs] as A.
@@ -499,15 +502,16 @@ void swa_forward(const backend::Cuda& be, const float* qkv, const cuda_kernels::
     const int total_rows = seg.row0[seg.count - 1] + seg.rows[seg.count - 1];
     const dim3 grid(static_cast<unsigned>(splits), static_cast<unsigned>(geo.n_head), static_cast<unsigned>(total_rows));
     auto launch = [&](auto max_hs) {
-      cuda::launch(be, attend_split<decltype(max_hs)::value>, grid, dim3(split_threads), 0, "attend_split kernel launch", qkv, seg, kv, geo,
-                   scale, scratch, splits);
+      cuda::launch(be, attend_split<decltype(max_hs)::value, A>, grid, dim3(split_threads), 0, "attend_split kernel launch", qkv, seg, kv,
+                   geo, scale, scratch, splits, y);
     };
     if (geo.head_size <= 32) launch(std::integral_constant<int, 32>{});
     else if (geo.head_size <= 64) launch(std::integral_constant<int, 64>{});
     else if (geo.head_size <= 128) launch(std::integral_constant<int, 128>{});
     else launch(std::integral_constant<int, 256>{});
-    cuda::launch(be, merge_splits<A>, dim3(static_cast<unsigned>(geo.n_head), static_cast<unsigned>(total_rows)), dim3(128), 0,
-                 "merge_splits kernel launch", static_cast<const float*>(scratch), splits, geo, y);
+    if (splits > 1)  // else attend_split wrote y
+      cuda::launch(be, merge_splits<A>, dim3(static_cast<unsigned>(geo.n_head), static_cast<unsigned>(total_rows)), dim3(128), 0,
+                   "merge_splits kernel launch", static_cast<const float*>(scratch), splits, geo, y);
     return;
   }
   if constexpr (std::is_same_v<A, bf16>) {

@@ -74,19 +74,23 @@ template <int K, class A>
 __global__ void conv_step(const float* __restrict__ x, index_t x_stride, SegmentTable seg, StatePointers history,
                           const float* __restrict__ w, const float* __restrict__ b, float* __restrict__ y, A* __restrict__ y_cast,
                           index_t channels) {
-  cuda::allow_dependent_launch();
-  cuda::wait_for_prior_grids();
   const index_t e = static_cast<index_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (e >= channels) return;
+  float weight[K];  // weights, read before waiting for the previous kernel (no kernel writes them)
+#pragma unroll
+  for (int k = 0; k < K; ++k) weight[k] = w[e * K + k];
+  const float bias = b[e];
+  cuda::allow_dependent_launch();
+  cuda::wait_for_prior_grids();
   float* hist = history.at[blockIdx.y];
   const index_t row = seg.row0[blockIdx.y];
   float window[K];
 #pragma unroll
   for (int k = 0; k < K - 1; ++k) window[k] = hist[k * channels + e];
   window[K - 1] = x[row * x_stride + e];
-  float acc = b[e];
+  float acc = bias;
 #pragma unroll
-  for (int k = 0; k < K; ++k) acc += w[e * K + k] * window[k];
+  for (int k = 0; k < K; ++k) acc += weight[k] * window[k];
   const float out = silu(acc);
   y[row * channels + e] = out;
   if (y_cast) y_cast[row * channels + e] = store_as<A>(out);

@@ -53,10 +53,15 @@ template <int MaxN, ScanPass Pass, class Y>
 __global__ void selective_scan(ScanInputs in, SegmentTable seg, StatePointers states, float* __restrict__ chunks, int chunk_count,
                                Y* __restrict__ y, index_t channels, int state) {
   extern __shared__ float staged[];  // [scan_stage_tokens, 2 * state]: B then C of each token
-  cuda::allow_dependent_launch();
-  cuda::wait_for_prior_grids();
   const index_t e = static_cast<index_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   const bool active = e < channels;
+  // The layer's parameters, read before waiting for the previous kernel (no kernel writes them).
+  float decay_rate[MaxN];  // A[:, e]
+#pragma unroll
+  for (int k = 0; k < MaxN; ++k) decay_rate[k] = active && k < state ? in.a[k * channels + e] : 0.0f;
+  const float skip = active ? in.d[e] : 0.0f, bias = active && in.dt_bias ? in.dt_bias[e] : 0.0f;
+  cuda::allow_dependent_launch();
+  cuda::wait_for_prior_grids();
   index_t row0, tokens;
   float* chunk_state = nullptr;
   if constexpr (Pass == ScanPass::sequence) {
@@ -67,7 +72,7 @@ __global__ void selective_scan(ScanInputs in, SegmentTable seg, StatePointers st
     tokens = end - row0 < scan_chunk_rows ? end - row0 : scan_chunk_rows;
     chunk_state = chunks + static_cast<index_t>(blockIdx.y) * state * channels;
   }
-  float s[MaxN], decay_rate[MaxN];  // h[:, e] and A[:, e]
+  float s[MaxN];  // h[:, e]
 #pragma unroll
   for (int k = 0; k < MaxN; ++k) {
     float start = 0.0f;
@@ -76,9 +81,7 @@ __global__ void selective_scan(ScanInputs in, SegmentTable seg, StatePointers st
       else if constexpr (Pass == ScanPass::chunk_outputs) start = chunk_state[k * channels + e];
     }
     s[k] = start;
-    decay_rate[k] = active && k < state ? in.a[k * channels + e] : 0.0f;
   }
-  const float skip = active ? in.d[e] : 0.0f, bias = active && in.dt_bias ? in.dt_bias[e] : 0.0f;
   float dt_sum = 0.0f;
   for (index_t t0 = 0; t0 < tokens; t0 += scan_stage_tokens) {
     const int count = static_cast<int>(tokens - t0 < scan_stage_tokens ? tokens - t0 : scan_stage_tokens);
