@@ -297,21 +297,25 @@ __global__ void __launch_bounds__(tc_threads) swa_forward_tc(const float* __rest
   }
 }
 
-/// Keys a block of the split-key kernel scores (decode rows), and its threads: each warp scores
-/// split_batch keys at once, so that a block's keys take one round of loads.
+/// The split-key kernel's threads: each warp scores split_batch keys at once, so that a block's
+/// split_keys keys take one round of loads; a launch with many rows gives each block a multiple of
+/// them (attention_split).
 inline constexpr int split_threads = 256;
 inline constexpr int split_batch = 8;
 inline constexpr int split_keys = split_threads / 32 * split_batch;
+/// Blocks of a split-key launch above which its splits grow (up to split_keys_max keys each).
+inline constexpr long long split_blocks_max = 8192;
+inline constexpr int split_keys_max = 16 * split_keys;
 
-/// grid (key splits, heads, stacked rows): one query row of one head against split_keys of its
-/// keys (flash-decoding): each warp scores keys in turn (lanes over the head's dims) with its own
+/// grid (key splits, heads, stacked rows): one query row of one head against `keys` of its keys
+/// (flash-decoding): each warp scores keys in turn (lanes over the head's dims) with its own
 /// online softmax; the block merges its warps and writes (max, sum, o[hs]) for merge_splits, or,
 /// when one split holds all of the row's keys (splits == 1), the normalized output y [T, H, hs]
 /// as A itself. partial [T, H, splits, hs + 2].
 template <int MaxHs, class A>
 __global__ void __launch_bounds__(split_threads) attend_split(const float* __restrict__ qkv, SegmentTable seg, KvPointers kv,
                                                               AttentionGeometry geo, float scale, float* __restrict__ partial, int splits,
-                                                              A* __restrict__ y) {
+                                                              int keys, A* __restrict__ y) {
   constexpr int Dpl = MaxHs / 32, Warps = split_threads / 32;
   __shared__ float warp_max[Warps], warp_sum[Warps], warp_out[Warps][MaxHs];
   cuda::allow_dependent_launch();
@@ -324,8 +328,8 @@ __global__ void __launch_bounds__(split_threads) attend_split(const float* __res
   const long long pos = seg.position[p] + (row - seg.row0[p]);
   long long lo = geo.window > 0 ? pos - geo.window + 1 : 0;
   if (lo < 0) lo = 0;
-  const long long begin = lo + static_cast<long long>(split) * split_keys;
-  const long long end = min(pos + 1, begin + split_keys);
+  const long long begin = lo + static_cast<long long>(split) * keys;
+  const long long end = min(pos + 1, begin + keys);
   const float* q_row = qkv + static_cast<index_t>(row) * source.width + (g * (q_per_kv + 2) + h % q_per_kv) * hs;
   float q[Dpl], o[Dpl];
 #pragma unroll
@@ -437,14 +441,26 @@ inline constexpr index_t cuda_attention_max_head_size = 256;
 /// Rows per sequence below which a chunk takes the split-key (decode) kernel.
 inline constexpr int cuda_attention_split_below = 16;
 
-/// Key splits of the decode kernel: enough for the longest row's keys.
-inline int attention_splits(const cuda_kernels::SegmentTable& seg, const cuda_kernels::AttentionGeometry& geo) {
-  long long keys = 1;
+/// How the decode kernel splits each row's keys: `splits` blocks of `keys` keys per row and head.
+struct AttentionSplit {
+  int splits, keys;
+};
+
+/// Splits of split_keys keys, enough for the longest row's, made longer (doubling) while the
+/// launch would have more than split_blocks_max blocks: many rows at long contexts.
+inline AttentionSplit attention_split(const cuda_kernels::SegmentTable& seg, const cuda_kernels::AttentionGeometry& geo) {
+  using namespace cuda_kernels;
+  long long keys = 1, rows = 0;
   for (int p = 0; p < seg.count; ++p) {
     const long long newest = seg.first[p] + seg.rows[p];  // keys of the last row
     keys = std::max(keys, geo.window > 0 ? std::min<long long>(newest, geo.window) : newest);
+    rows += seg.rows[p];
   }
-  return static_cast<int>((keys + cuda_kernels::split_keys - 1) / cuda_kernels::split_keys);
+  AttentionSplit s{0, split_keys};
+  const auto splits_of = [&](int per_split) { return (keys + per_split - 1) / per_split; };
+  while (s.keys < split_keys_max && splits_of(s.keys) * geo.n_head * rows > split_blocks_max) s.keys *= 2;
+  s.splits = static_cast<int>(splits_of(s.keys));
+  return s;
 }
 
 /// Whether swa_forward runs these rows on the wgmma kernel (attention_wgmma.cuh): prefill-sized
@@ -462,7 +478,7 @@ std::size_t attention_scratch_floats(const backend::Cuda& be, const cuda_kernels
                                      const cuda_kernels::AttentionGeometry& geo) {
   if (uses_wgmma_attention<A>(be, max_rows, geo)) return (cuda_kernels::packed_bytes(cuda_kernels::packed_keys(seg, geo), geo) + 3) / 4;
   if (max_rows >= cuda_attention_split_below) return 0;
-  return static_cast<std::size_t>(total_rows) * geo.n_head * attention_splits(seg, geo) * (geo.head_size + 2);
+  return static_cast<std::size_t>(total_rows) * geo.n_head * attention_split(seg, geo).splits * (geo.head_size + 2);
 }
 
 /// The mma.sync tensor-core kernel (cuda_kernels::swa_forward_tc) on these rows: bf16 output,
@@ -498,12 +514,13 @@ void swa_forward(const backend::Cuda& be, const float* qkv, const cuda_kernels::
   if (seg.count == 0 || max_rows <= 0) return;
   const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(geo.head_size)));
   if (max_rows < cuda_attention_split_below) {
-    const int splits = attention_splits(seg, geo);
+    const AttentionSplit split = attention_split(seg, geo);
+    const int splits = split.splits, keys = split.keys;
     const int total_rows = seg.row0[seg.count - 1] + seg.rows[seg.count - 1];
     const dim3 grid(static_cast<unsigned>(splits), static_cast<unsigned>(geo.n_head), static_cast<unsigned>(total_rows));
     auto launch = [&](auto max_hs) {
       cuda::launch(be, attend_split<decltype(max_hs)::value, A>, grid, dim3(split_threads), 0, "attend_split kernel launch", qkv, seg, kv,
-                   geo, scale, scratch, splits, y);
+                   geo, scale, scratch, splits, keys, y);
     };
     if (geo.head_size <= 32) launch(std::integral_constant<int, 32>{});
     else if (geo.head_size <= 64) launch(std::integral_constant<int, 64>{});
