@@ -3,12 +3,14 @@
 # docs/performance.md, run from the repository root on a machine with an NVIDIA GPU and PyTorch.
 # BUILD is a build folder configured with -DSAMBA_ENABLE_CUDA=ON (its bin/ is used); OUT a folder
 # for the results: results.jsonl (samba bench and the PyTorch peers, one JSON object per line,
-# for tools/plot_gpu.py), attention.json (Google Benchmark's JSON of bench_cuda_attention) and
-# one log per part. PARTs, in the order given (default: all of them):
+# for tools/plot_gpu.py), attention.json and gemv.json (Google Benchmark's JSON of
+# bench_cuda_attention and bench_cuda_gemv) and one log per part. PARTs, in the order given
+# (default: all of them):
 #   tests      the CUDA test programs (the model test over $SAMBA_CASES, default the goldens
 #              beside the checkout and tests/data/unseen)
 #   attention  bench_cuda_attention and the FlexAttention peer on the same shapes
-#   decode     samba-1.3b batch-1 decoding (with and without CUDA graphs), batch 16 at contexts
+#   decode     bench_cuda_gemv (the step's products against the read bandwidth), samba-1.3b
+#              batch-1 decoding (with and without CUDA graphs), batch 16 at contexts
 #              to 64K, transformer-1.3b batch 16 at contexts to 8K
 #   prefill    samba-1.3b prompts of 4K to 128K tokens
 #   peers      HF Llama with SDPA: prefill 4K to 128K, batch-16 decoding at contexts to 64K
@@ -48,6 +50,7 @@ for part in $parts; do
       step "$out/results.jsonl" python3 bench/gpu/peer_flex_attention.py --lengths 4096,16384,65536,131072 --reps 5 --sdpa-max 0
       ;;
     decode)
+      step "$out/gemv.log" "$build/bin/bench_cuda_gemv" --benchmark_min_time=0.2 --benchmark_out="$out/gemv.json" --benchmark_out_format=json
       step "$out/results.jsonl" $bench --preset samba-1.3b --prompt 16 --generate 256 --calibrate
       step "$out/results.jsonl" $bench --preset samba-1.3b --prompt 16 --generate 256 --no-cuda-graphs
       for c in 0 16384 32768 65536; do
