@@ -142,9 +142,10 @@ int main() {
         check(gpu, {4, 2, 128, 100, 150, 130}, 2);  // grouped queries, keys in the cache and the chunk, two sequences
         check(gpu, {8, 1, 64, 37, 90, 77}, 1);      // one KV head, hs 64, an odd window
         check(gpu, {2, 2, 64, -1, 70, 200}, 2);     // full attention
-        check(gpu, {4, 2, 128, 2048, 500, 1}, 3);   // decode steps (the split-key kernel for both types), 8 splits
-        check(gpu, {4, 4, 64, -1, 3000, 3}, 2);     // a few rows against 47 splits of full attention
-        check(gpu, {8, 2, 64, -1, 9000, 4}, 3);     // many rows at a long context: 71 splits of 128 keys
+        check(gpu, {4, 2, 128, 2048, 500, 1}, 3);   // decode steps (the split-key kernel for both types): 8 wide splits
+        check(gpu, {4, 4, 64, -1, 3000, 3}, 2);     // a few rows against full attention: 24 narrow splits of 128 keys
+        check(gpu, {8, 2, 64, -1, 9000, 4}, 3);     // many rows at a long context: 71 narrow splits
+        check(gpu, {16, 4, 64, -1, 9000, 4}, 3);    // more than 8192 blocks of 128 keys: 36 splits of 256
         check(gpu, {2, 1, 128, 300, 1000, 1}, 1);   // a ring buffer that has wrapped
         check(gpu, {4, 2, 64, 64, 30, 1}, 2);       // every key in one split
         check(gpu, {4, 4, 32, 16, 20, 40}, 1);      // a head size without a tensor-core kernel

@@ -291,7 +291,7 @@ void Model<S, backend::Cuda, W>::forward_chunk(std::span<const ChunkPart> parts,
     const k::AttentionGeometry geo{static_cast<int>(H), static_cast<int>(G), static_cast<int>(hs), static_cast<int>(a.window)};
     attention_scratch = std::max(attention_scratch, ops::attention_scratch_floats<A>(be, seg, max_rows, T, geo));
     const ops::AttentionSplit split = ops::attention_split(seg, geo);
-    splits.insert(splits.end(), {split.splits, split.keys});
+    splits.insert(splits.end(), {split.splits, split.keys, split.threads});
   }
   const std::size_t o_qkv = attention.take<float>(T * qkv_width), o_att = attention.take<A>(T * H * hs);
   const std::size_t o_att_scratch = attention.take<float>(static_cast<index_t>(attention_scratch));

@@ -297,26 +297,31 @@ __global__ void __launch_bounds__(tc_threads) swa_forward_tc(const float* __rest
   }
 }
 
-/// The split-key kernel's threads: each warp scores split_batch keys at once, so that a block's
-/// split_keys keys take one round of loads; a launch with many rows gives each block a multiple of
-/// them (attention_split).
-inline constexpr int split_threads = 256;
-inline constexpr int split_batch = 8;
-inline constexpr int split_keys = split_threads / 32 * split_batch;
+/// The split-key kernel's two shapes: blocks of 8 warps that score 8 keys each at once (64 keys a
+/// round of loads), for launches of few blocks (few sequences: more warps per split, more loads in
+/// flight), and blocks of 4 warps that score 4 keys each at once over 128 keys, for launches of
+/// many (many sequences at long contexts, where the smaller blocks keep more of them resident). A
+/// launch with many rows gives each block a multiple of its keys (attention_split).
+inline constexpr int split_threads_wide = 256, split_batch_wide = 8, split_keys_wide = split_threads_wide / 32 * split_batch_wide;
+inline constexpr int split_threads_narrow = 128, split_batch_narrow = 4, split_keys_narrow = 128;
+/// Blocks of a wide-block launch above which the narrow blocks serve it (measured on an H200:
+/// batch 16 at 16K-64K positions ran 1.26-1.45x faster on the narrow blocks, batch 1 and batch 16
+/// at short contexts 1.08-1.18x faster on the wide ones).
+inline constexpr long long split_wide_blocks_max = 1024;
 /// Blocks of a split-key launch above which its splits grow (up to split_keys_max keys each).
 inline constexpr long long split_blocks_max = 8192;
-inline constexpr int split_keys_max = 16 * split_keys;
+inline constexpr int split_keys_max = 16 * split_keys_narrow;
 
 /// grid (key splits, heads, stacked rows): one query row of one head against `keys` of its keys
 /// (flash-decoding): each warp scores keys in turn (lanes over the head's dims) with its own
 /// online softmax; the block merges its warps and writes (max, sum, o[hs]) for merge_splits, or,
 /// when one split holds all of the row's keys (splits == 1), the normalized output y [T, H, hs]
 /// as A itself. partial [T, H, splits, hs + 2].
-template <int MaxHs, class A>
-__global__ void __launch_bounds__(split_threads) attend_split(const float* __restrict__ qkv, SegmentTable seg, KvPointers kv,
+template <int MaxHs, class A, int Threads, int Batch>
+__global__ void __launch_bounds__(Threads) attend_split(const float* __restrict__ qkv, SegmentTable seg, KvPointers kv,
                                                               AttentionGeometry geo, float scale, float* __restrict__ partial, int splits,
                                                               int keys, A* __restrict__ y) {
-  constexpr int Dpl = MaxHs / 32, Warps = split_threads / 32;
+  constexpr int Dpl = MaxHs / 32, Warps = Threads / 32;
   __shared__ float warp_max[Warps], warp_sum[Warps], warp_out[Warps][MaxHs];
   cuda::allow_dependent_launch();
   cuda::wait_for_prior_grids();
@@ -339,7 +344,7 @@ __global__ void __launch_bounds__(split_threads) attend_split(const float* __res
     o[k] = 0.0f;
   }
   float m = -INFINITY, l = 0.0f;
-  constexpr int Batch = split_batch;  // keys a warp scores at once, so that their loads overlap
+  // A warp scores Batch keys at once, so that their loads overlap.
   for (long long j = begin + warp; j < end; j += Warps * Batch) {
     const float *kr[Batch], *vr[Batch];
     float dot[Batch];
@@ -386,7 +391,7 @@ __global__ void __launch_bounds__(split_threads) attend_split(const float* __res
     if (warp_max[w] != -INFINITY) total += warp_sum[w] * expf(warp_max[w] - top);
   float* out = partial + ((static_cast<index_t>(row) * geo.n_head + h) * splits + split) * (hs + 2);
   A* y_row = y + (static_cast<index_t>(row) * geo.n_head + h) * hs;
-  for (int d = threadIdx.x; d < hs; d += split_threads) {
+  for (int d = threadIdx.x; d < hs; d += Threads) {
     float acc = 0.0f;
     for (int w = 0; w < Warps; ++w)
       if (warp_max[w] != -INFINITY) acc += warp_out[w][d] * expf(warp_max[w] - top);
@@ -443,11 +448,12 @@ inline constexpr int cuda_attention_split_below = 16;
 
 /// How the decode kernel splits each row's keys: `splits` blocks of `keys` keys per row and head.
 struct AttentionSplit {
-  int splits, keys;
+  int splits, keys, threads;  // threads: cuda_kernels::split_threads_wide or split_threads_narrow
 };
 
-/// Splits of split_keys keys, enough for the longest row's, made longer (doubling) while the
-/// launch would have more than split_blocks_max blocks: many rows at long contexts.
+/// Wide blocks of split_keys_wide keys, enough for the longest row's, where that launch has at most
+/// split_wide_blocks_max blocks; else narrow blocks of split_keys_narrow keys, made longer
+/// (doubling) while the launch would have more than split_blocks_max blocks.
 inline AttentionSplit attention_split(const cuda_kernels::SegmentTable& seg, const cuda_kernels::AttentionGeometry& geo) {
   using namespace cuda_kernels;
   long long keys = 1, rows = 0;
@@ -456,9 +462,11 @@ inline AttentionSplit attention_split(const cuda_kernels::SegmentTable& seg, con
     keys = std::max(keys, geo.window > 0 ? std::min<long long>(newest, geo.window) : newest);
     rows += seg.rows[p];
   }
-  AttentionSplit s{0, split_keys};
   const auto splits_of = [&](int per_split) { return (keys + per_split - 1) / per_split; };
-  while (s.keys < split_keys_max && splits_of(s.keys) * geo.n_head * rows > split_blocks_max) s.keys *= 2;
+  const auto blocks = [&](int per_split) { return splits_of(per_split) * geo.n_head * rows; };
+  if (blocks(split_keys_wide) <= split_wide_blocks_max) return {static_cast<int>(splits_of(split_keys_wide)), split_keys_wide, split_threads_wide};
+  AttentionSplit s{0, split_keys_narrow, split_threads_narrow};
+  while (s.keys < split_keys_max && blocks(s.keys) > split_blocks_max) s.keys *= 2;
   s.splits = static_cast<int>(splits_of(s.keys));
   return s;
 }
@@ -519,8 +527,13 @@ void swa_forward(const backend::Cuda& be, const float* qkv, const cuda_kernels::
     const int total_rows = seg.row0[seg.count - 1] + seg.rows[seg.count - 1];
     const dim3 grid(static_cast<unsigned>(splits), static_cast<unsigned>(geo.n_head), static_cast<unsigned>(total_rows));
     auto launch = [&](auto max_hs) {
-      cuda::launch(be, attend_split<decltype(max_hs)::value, A>, grid, dim3(split_threads), 0, "attend_split kernel launch", qkv, seg, kv,
-                   geo, scale, scratch, splits, keys, y);
+      constexpr int Hs = decltype(max_hs)::value;
+      if (split.threads == split_threads_wide)
+        cuda::launch(be, attend_split<Hs, A, split_threads_wide, split_batch_wide>, grid, dim3(split_threads_wide), 0,
+                     "attend_split kernel launch", qkv, seg, kv, geo, scale, scratch, splits, keys, y);
+      else
+        cuda::launch(be, attend_split<Hs, A, split_threads_narrow, split_batch_narrow>, grid, dim3(split_threads_narrow), 0,
+                     "attend_split kernel launch", qkv, seg, kv, geo, scale, scratch, splits, keys, y);
     };
     if (geo.head_size <= 32) launch(std::integral_constant<int, 32>{});
     else if (geo.head_size <= 64) launch(std::integral_constant<int, 64>{});
