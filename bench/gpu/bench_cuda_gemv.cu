@@ -1,10 +1,12 @@
 // bench/gpu/bench_cuda_gemv.cu: the fused decode GEMV (ops/cuda/gemv.cuh) on the products of a
 // samba-1.3b decode step, bf16 weights, reported as a fraction of the device's read bandwidth
 // measured by the same program (perf::device_read_bandwidth). Google Benchmark, CUDA-event timing:
-//   BM_Gemv/P/R        product P of the step (see the `product` label) for R rows, launched once
+//   BM_Gemv/P/R/G      product P of the step (see the `product` label) for R rows, launched once
 //                      on each of enough copies of its weights that none is read from the L2
-//   BM_DecodeStep/R    every product of one step in the model's order (2.65 GB of weights), each
+//   BM_DecodeStep/R/G  every product of one step in the model's order (2.65 GB of weights), each
 //                      launched as a decode step launches it: what the step's products reach
+// G 0: launched from the host one by one; G 1: captured into a CUDA graph, as decode steps run
+// (no host launch cost: the figure to compare with a step).
 // Counters: weight_gb, tb_per_s and bandwidth_fraction (tb_per_s over the measured read rate).
 // Needs a GPU.  build/bin/bench_cuda_gemv --benchmark_filter=BM_DecodeStep
 #include <benchmark/benchmark.h>
@@ -100,13 +102,14 @@ void set_counters(benchmark::State& state, double bytes_per_iteration) {
 void BM_Gemv(benchmark::State& state) {
   const Product& p = products().at(static_cast<std::size_t>(state.range(0)));
   const int rows = static_cast<int>(state.range(1));
+  const bool graph = state.range(2) != 0;
   state.SetLabel(p.name);
   const std::size_t n = static_cast<std::size_t>(p.in) * p.out, bytes = n * sizeof(bf16);
   const std::size_t copies = ((std::size_t{512} << 20) + bytes - 1) / bytes;  // 512 MiB: far beyond the L2
   std::vector<cuda::DeviceBuffer<bf16>> weights;
   for (std::size_t c = 0; c < copies; ++c) weights.push_back(random_weights(n, static_cast<unsigned>(c + 7)));
   Buffers b;
-  time_with_events(state, [&] {
+  time_with_events(state, graph, [&] {
     for (const auto& w : weights) launch(p, w.data(), rows, b);
   });
   set_counters(state, static_cast<double>(copies * bytes));
@@ -114,6 +117,7 @@ void BM_Gemv(benchmark::State& state) {
 
 void BM_DecodeStep(benchmark::State& state) {
   const int rows = static_cast<int>(state.range(0));
+  const bool graph = state.range(1) != 0;
   // The step's products in the model's order: Mamba blocks and attention blocks alternate, each
   // followed by an MLP; the head last.
   const auto& list = products();
@@ -132,7 +136,7 @@ void BM_DecodeStep(benchmark::State& state) {
     bytes += static_cast<double>(n * sizeof(bf16));
   }
   Buffers b;
-  time_with_events(state, [&] {
+  time_with_events(state, graph, [&] {
     for (std::size_t j = 0; j < order.size(); ++j) launch(list[order[j]], weights[j].data(), rows, b);
   });
   set_counters(state, bytes);
@@ -140,12 +144,13 @@ void BM_DecodeStep(benchmark::State& state) {
 }
 
 void product_args(benchmark::internal::Benchmark* b) {
-  for (int rows : {1, 4})
-    for (int p = 0; p < 9; ++p) b->Args({p, rows});
+  for (int graph : {0, 1})
+    for (int rows : {1, 4})
+      for (int p = 0; p < 9; ++p) b->Args({p, rows, graph});
   b->UseManualTime()->Unit(benchmark::kMicrosecond);
 }
 BENCHMARK(BM_Gemv)->Apply(product_args);
-BENCHMARK(BM_DecodeStep)->Arg(1)->Arg(2)->Arg(4)->UseManualTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_DecodeStep)->ArgsProduct({{1, 2, 4}, {0, 1}})->UseManualTime()->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 

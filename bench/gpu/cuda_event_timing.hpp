@@ -1,5 +1,6 @@
 // bench/gpu/cuda_event_timing.hpp: Google Benchmark iterations timed with CUDA events on the
-// backend's stream (manual time), for the GPU benchmarks.
+// backend's stream (manual time), for the GPU benchmarks: launched from the host, or captured into
+// a CUDA graph (as decode steps run), so that the host's launch cost drops out.
 #pragma once
 
 #include <benchmark/benchmark.h>
@@ -32,6 +33,26 @@ void time_with_events(benchmark::State& state, Run&& run) {
     state.SetIterationTime(ms / 1e3);
   }
   cudaEventDestroy(start), cudaEventDestroy(stop);
+}
+
+/// Times `run` captured once into a CUDA graph (kernels with programmatic dependent launch become
+/// programmatic edges), the graph launched once per iteration; `graph` false: time_with_events.
+template <class Run>
+void time_with_events(benchmark::State& state, bool graph, Run&& run) {
+  if (!graph) {
+    time_with_events(state, run);
+    return;
+  }
+  run();  // warm-up outside the capture (module load, shared-memory attributes)
+  gpu().synchronize();
+  cudaGraph_t captured = nullptr;
+  cudaGraphExec_t exec = nullptr;
+  cuda::check(cudaStreamBeginCapture(gpu().stream(), cudaStreamCaptureModeThreadLocal), "cudaStreamBeginCapture");
+  run();
+  cuda::check(cudaStreamEndCapture(gpu().stream(), &captured), "cudaStreamEndCapture");
+  cuda::check(cudaGraphInstantiate(&exec, captured, 0), "cudaGraphInstantiate");
+  time_with_events(state, [&] { cuda::check(cudaGraphLaunch(exec, gpu().stream()), "cudaGraphLaunch"); });
+  cudaGraphExecDestroy(exec), cudaGraphDestroy(captured);
 }
 
 }  // namespace samba::bench
