@@ -393,9 +393,14 @@ void Model<S, backend::Cuda, W>::forward_chunk(std::span<const ChunkPart> parts,
           input_product(m.in_proj.data(), xz, 2 * E, 2 * E);
           ops::causal_conv1d_silu(be, xz, 2 * E, seg, conv[sub.index], m.conv_w.data(), m.conv_b.data(), xc, xc_a, E, K);
           const A* xc_in = same ? reinterpret_cast<const A*>(xc) : xc_a;
+          ops::cuda_kernels::ScanInputs scan{xc, dt, m.dt_bias.data(), m.a.data(), dbc + R, dbc + R + N, proj, m.d.data(), xz + E, 2 * E};
           if (few_rows) {
             product(vector, store, xc_in, E, nullptr, m.x_proj.data(), dbc, proj, E, proj);
-            product(cast, store, dbc, proj, nullptr, m.dt_proj.data(), dt, E, R, E);
+            if (R <= ops::scan_max_dt_rank) {  // the scan projects dt_low itself
+              scan.dt_low = dbc, scan.dt_low_stride = proj, scan.dt_proj = m.dt_proj.data(), scan.dt_rank = static_cast<int>(R);
+            } else {
+              product(cast, store, dbc, proj, nullptr, m.dt_proj.data(), dt, E, R, E);
+            }
           } else {
             ops::linear(be, xc_in, E, m.x_proj.data(), dbc, proj, T, E, proj);
             if constexpr (same) {
@@ -406,8 +411,7 @@ void Model<S, backend::Cuda, W>::forward_chunk(std::span<const ChunkPart> parts,
               ops::linear(be, dt_low, R, m.dt_proj.data(), dt, E, T, R, E);
             }
           }
-          ops::selective_scan(be, {xc, dt, m.dt_bias.data(), m.a.data(), dbc + R, dbc + R + N, proj, m.d.data(), xz + E, 2 * E}, seg,
-                              ssm[sub.index], y, E, N, at<float>(scratch, o_scan));
+          ops::selective_scan<A, W>(be, scan, seg, ssm[sub.index], y, E, N, at<float>(scratch, o_scan));
           output_product(y, E, m.out_proj.data());
           break;
         }
