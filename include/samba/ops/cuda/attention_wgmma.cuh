@@ -8,10 +8,13 @@
 //     sequence's keys start at a multiple of 128 rows, placed so that its first query's own key
 //     also sits at a multiple of 128: key tiles line up with query tiles.
 //  2. swa_forward_wgmma: a block of two warpgroups takes 128 queries of one head (64 each); 128-key
-//     tiles of K and V^T stream through shared memory (cp.async, two stages, 128-byte swizzle);
+//     tiles of K and V^T stream through shared memory (cp.async, two stages of one tile's keys and the
+//     tile before's values, 128-byte swizzle);
 //     S = Q K^T and O += P V are wgmma products (Q, K, V^T from shared memory, P from registers,
 //     where the float32 S accumulators convert in place to P's operand fragments); only the tiles
-//     on the diagonal and at the window's far edge are masked. Query heads of a group read their
+//     on the diagonal and at the window's far edge are masked. The softmax of one tile runs while
+//     the tensor cores compute the P V of the tile before (FlashAttention-3, Shah et al. 2024,
+//     Algorithm 2: intra-warpgroup overlap of softmax and GEMMs). Query heads of a group read their
 //     KV head's packed keys (no copies per query head).
 // The kernel has a body only in device code for sm_90a; wgmma_attention_available() tells whether
 // the running program has it.
@@ -19,6 +22,7 @@
 
 #include <map>
 #include <mutex>
+#include <type_traits>
 
 #include "samba/backend/cuda.hpp"
 #include "samba/backend/cuda/device_buffer.hpp"
@@ -139,6 +143,11 @@ __device__ __forceinline__ float fast_exp2(float v) {
   return r;
 }
 
+/// A key's offset from a tile's first key, clamped to [-1, wg_keys] (before the tile, in it, after it).
+__device__ __forceinline__ int tile_offset(long long offset) {
+  return static_cast<int>(offset < -1 ? -1 : offset > wg_keys ? wg_keys : offset);
+}
+
 __device__ __forceinline__ unsigned pack_bf16x2(float lo, float hi) {
   const __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);  // .x = lo (low 16 bits)
   return *reinterpret_cast<const unsigned*>(&v);
@@ -176,13 +185,16 @@ __global__ void __launch_bounds__(wg_threads, 1)
       copy16(dst + swizzled_offset(r, c, rows_), src + r * ld + c * 8);
     }
   };
-  auto copy_tile = [&](int tile, int stage) {
-    const unsigned ks = stages + stage * L::stage_bytes;
-    copy_rows(ks, k_src + static_cast<index_t>(tile) * wg_keys * Hs, Hs, wg_keys, Hs / 8);
-    copy_rows(ks + L::k_bytes, v_src + static_cast<index_t>(tile) * wg_keys, pk.key_rows, Hs, wg_keys / 8);
+  // Step i (0 .. tiles) reads the keys of tile tile_lo + i and the values of tile tile_lo + i - 1,
+  // both from stage i % 2: S of one tile is computed while the P V of the tile before runs.
+  const int tiles = tile_hi - tile_lo + 1;
+  auto copy_step = [&](int i) {
+    const unsigned ks = stages + (i & 1) * L::stage_bytes;
+    if (i < tiles) copy_rows(ks, k_src + static_cast<index_t>(tile_lo + i) * wg_keys * Hs, Hs, wg_keys, Hs / 8);
+    if (i > 0) copy_rows(ks + L::k_bytes, v_src + static_cast<index_t>(tile_lo + i - 1) * wg_keys, pk.key_rows, Hs, wg_keys / 8);
   };
   copy_rows(qs, q_src, Hs, wg_rows, Hs / 8);
-  copy_tile(tile_lo, 0);
+  copy_step(0);
   copy_commit();
 
   // This thread's accumulator rows within the block's 128: r0 and r0 + 8 (wgmma's m64 layout).
@@ -193,48 +205,71 @@ __global__ void __launch_bounds__(wg_threads, 1)
 #pragma unroll
   for (int i = 0; i < Acc; ++i) o[i] = 0.0f;
   float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.0f, 0.0f};  // l: this thread's share of the row sums
+  unsigned pa[8][4];  // P of the tile before, as the A fragments of its eight 16-key steps (bf16x2)
+  float s[64];        // S of this warpgroup's 64 rows and a tile's 128 keys
 
-  for (int tile = tile_lo; tile <= tile_hi; ++tile) {
-    const int stage = (tile - tile_lo) & 1;
-    if (tile < tile_hi) {
-      copy_tile(tile + 1, stage ^ 1);
+  // Waits for step i's operands, prefetching step i + 1's into the other stage first.
+  auto await_step = [&](int i) {
+    if (i < tiles) {
+      copy_step(i + 1);
       copy_commit();
       copy_wait<1>();
     } else {
       copy_wait<0>();
     }
     fence_async_shared();
-    __syncthreads();  // tile `tile` (and the queries) are in shared memory
-    const unsigned ks = stages + stage * L::stage_bytes, vs = ks + L::k_bytes;
-
-    // S = Q K^T for this warpgroup's 64 rows and the tile's 128 keys.
-    float s[64];
-#pragma unroll
-    for (int i = 0; i < 64; ++i) s[i] = 0.0f;
-    fence_operands(s);
-    fence();
+    __syncthreads();  // step i's keys and values (and the queries) are in shared memory
+  };
+  // S = Q K^T of the keys in stage `ks` (issued, not committed).
+  auto issue_scores = [&](unsigned ks) {
 #pragma unroll
     for (int kk = 0; kk < Hs / 16; ++kk)
       wgmma_m64n128k16_ss(s, descriptor(qs + (kk / 4) * (wg_rows * 128) + group * 64 * 128 + (kk % 4) * 32),
                           descriptor(ks + (kk / 4) * (wg_keys * 128) + (kk % 4) * 32), kk > 0);
-    commit();
-    wait<0>();
-    fence_operands(s);
-
-    // Mask the tiles that cross the diagonal, the window's edge or position 0.
-    const long long key_pos = key_pos0 + static_cast<long long>(tile) * wg_keys;
-    if (key_pos + wg_keys - 1 > q_pos || key_pos < 0 || (geo.window > 0 && key_pos <= last_pos - geo.window)) {
+  };
+  // O += P V of the values in stage `vs` (issued, not committed).
+  auto issue_values = [&](unsigned vs) {
 #pragma unroll
-      for (int i = 0; i < 64; ++i) {
-        const long long j = key_pos + 8 * (i >> 2) + col + (i & 1), t = row_pos[(i >> 1) & 1];
-        if (j < 0 || j > t || (geo.window > 0 && j <= t - geo.window)) s[i] = -INFINITY;
+    for (int kk = 0; kk < 8; ++kk) {
+      const std::uint64_t desc = descriptor(vs + (kk / 4) * (Hs * 128) + (kk % 4) * 32);
+      if constexpr (Hs == 128) wgmma_m64n128k16_rs(o, pa[kk], desc, 1);
+      else wgmma_m64n64k16_rs(o, pa[kk], desc, 1);
+    }
+  };
+  // The online softmax of S for key tile `tile`: masks it, updates m and l, and writes P's A
+  // fragments to `p_out`; returns each row's factor for the O accumulated so far in `correction`.
+  // Whether key tile `tile` crosses the diagonal, the window's edge or position 0 (and so needs a mask).
+  auto needs_mask = [&](int tile) {
+    const long long key_pos = key_pos0 + static_cast<long long>(tile) * wg_keys;
+    return key_pos + wg_keys - 1 > q_pos || key_pos < 0 || (geo.window > 0 && key_pos <= last_pos - geo.window);
+  };
+  // The online softmax of S for key tile `tile` (masked where Mask::value): updates m and l, and
+  // replaces S by its exponentials; returns each row's factor for the O accumulated so far in
+  // `correction`. Straight-line code either way: a branch here, while a product is in flight, would
+  // make ptxas serialize every wgmma of the kernel.
+  auto softmax = [&](int tile, auto mask, float (&correction)[2]) {
+    if constexpr (decltype(mask)::value) {
+      // Key k of the tile (k = 8 (e / 4) + col + e % 2) is visible to row r iff lo[r] <= k <= hi[r].
+      const long long key_pos = key_pos0 + static_cast<long long>(tile) * wg_keys;
+      int lo[2], hi[2];
+#pragma unroll
+      for (int r = 0; r < 2; ++r) {
+        const long long t = row_pos[r];
+        const long long oldest_key = geo.window > 0 && t - geo.window + 1 > 0 ? t - geo.window + 1 : 0;
+        lo[r] = tile_offset(oldest_key - key_pos) - col;
+        hi[r] = tile_offset(t - key_pos) - col;
+      }
+#pragma unroll
+      for (int e = 0; e < 64; ++e) {
+        const int k = 8 * (e >> 2) + (e & 1), r = (e >> 1) & 1;
+        if (k < lo[r] || k > hi[r]) s[e] = -INFINITY;
       }
     }
-    // Online softmax of both rows (the four threads of a quad hold one row's 128 keys).
+    // The four threads of a quad hold one row's 128 keys.
     float top[2] = {m[0], m[1]};
 #pragma unroll
-    for (int i = 0; i < 64; ++i) top[(i >> 1) & 1] = fmaxf(top[(i >> 1) & 1], s[i]);
-    float shift[2], correction[2], sum[2] = {0.0f, 0.0f};
+    for (int e = 0; e < 64; ++e) top[(e >> 1) & 1] = fmaxf(top[(e >> 1) & 1], s[e]);
+    float shift[2], sum[2] = {0.0f, 0.0f};
 #pragma unroll
     for (int r = 0; r < 2; ++r) {
       top[r] = fmaxf(top[r], __shfl_xor_sync(0xffffffffu, top[r], 1));
@@ -244,38 +279,71 @@ __global__ void __launch_bounds__(wg_threads, 1)
       m[r] = top[r];
     }
 #pragma unroll
-    for (int i = 0; i < 64; ++i) {
-      s[i] = fast_exp2(s[i] - shift[(i >> 1) & 1]);
-      sum[(i >> 1) & 1] += s[i];
+    for (int e = 0; e < 64; ++e) {
+      s[e] = fast_exp2(s[e] - shift[(e >> 1) & 1]);
+      sum[(e >> 1) & 1] += s[e];
     }
     l[0] = l[0] * correction[0] + sum[0], l[1] = l[1] * correction[1] + sum[1];
-#pragma unroll
-    for (int i = 0; i < Acc; ++i) o[i] *= correction[(i >> 1) & 1];
-    // P's A fragments are the S accumulators of each 16-key step, paired into bf16x2.
-    unsigned pa[8][4];
+  };
+  // P's A fragments are the S accumulators (now exponentials) of each 16-key step, paired into bf16x2.
+  auto pack_p = [&] {
 #pragma unroll
     for (int kk = 0; kk < 8; ++kk)
 #pragma unroll
       for (int j = 0; j < 4; ++j) pa[kk][j] = pack_bf16x2(s[8 * kk + 2 * j], s[8 * kk + 2 * j + 1]);
+  };
 
-    // O += P V for the tile.
+  // Step 0: S of the first tile alone.
+  float correction[2];
+  await_step(0);
+  fence_operands(s);
+  fence();
+  issue_scores(stages);
+  commit();
+  wait<0>();
+  fence_operands(s);
+  softmax(tile_lo, std::true_type{}, correction);  // O is zero: nothing to correct
+  pack_p();
+  __syncthreads();  // every warp is done with this stage before it is refilled
+
+  // Steps 1 .. tiles - 1: S of tile tile_lo + i is computed, then its softmax runs while the P V of
+  // the tile before does; P (registers the product reads) and O are touched only after it is done.
+  auto overlapped_step = [&](int i, auto mask) {
+    const unsigned ks = stages + (i & 1) * L::stage_bytes;
+    fence_operands(s);
     fence_operands(o);
     fence();
-#pragma unroll
-    for (int kk = 0; kk < 8; ++kk) {
-      const std::uint64_t desc = descriptor(vs + (kk / 4) * (Hs * 128) + (kk % 4) * 32);
-      if constexpr (Hs == 128) wgmma_m64n128k16_rs(o, pa[kk], desc, 1);
-      else wgmma_m64n64k16_rs(o, pa[kk], desc, 1);
-    }
+    issue_scores(ks);
     commit();
+    issue_values(ks + L::k_bytes);
+    commit();
+    wait<1>();  // S is done; P V may still run
+    fence_operands(s);
+    softmax(tile_lo + i, mask, correction);
+    // ptxas moves a wgmma wait up past independent arithmetic (here to just after the S wait, which
+    // would put the softmax behind P V again); a memory fence is what it does not move it across.
+    asm volatile("fence.acq_rel.cta;\n" ::: "memory");
     wait<0>();
     fence_operands(o);
+    pack_p();
 #pragma unroll
-    for (int kk = 0; kk < 8; ++kk)
-#pragma unroll
-      for (int j = 0; j < 4; ++j) asm volatile("" : "+r"(pa[kk][j])::"memory");
+    for (int e = 0; e < Acc; ++e) o[e] *= correction[(e >> 1) & 1];
+  };
+  for (int i = 1; i < tiles; ++i) {
+    await_step(i);
+    if (needs_mask(tile_lo + i)) overlapped_step(i, std::true_type{});
+    else overlapped_step(i, std::false_type{});
     __syncthreads();  // every warp is done with this stage before it is refilled
   }
+
+  // The last step: P V of the last tile.
+  await_step(tiles);
+  fence_operands(o);
+  fence();
+  issue_values(stages + (tiles & 1) * L::stage_bytes + L::k_bytes);
+  commit();
+  wait<0>();
+  fence_operands(o);
 
 #pragma unroll
   for (int r = 0; r < 2; ++r) {
