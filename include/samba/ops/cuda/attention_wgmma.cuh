@@ -8,10 +8,10 @@
 //     sequence's keys start at a multiple of 128 rows, placed so that its first query's own key
 //     also sits at a multiple of 128: key tiles line up with query tiles.
 //  2. swa_forward_wgmma: a block of two warpgroups takes 128 queries of one head (64 each); 128-key
-//     tiles of K and V^T stream through shared memory (cp.async, two stages of one tile's keys and the
-//     tile before's values, 128-byte swizzle);
+//     tiles of K and V^T stream through shared memory (cp.async two steps ahead, three stages of one
+//     tile's keys and the tile before's values, one barrier a step, 128-byte swizzle);
 //     S = Q K^T and O += P V are wgmma products (Q, K, V^T from shared memory, P from registers,
-//     where the float32 S accumulators convert in place to P's operand fragments); only the tiles
+//     packed from the float32 S accumulators into operand fragments); only the tiles
 //     on the diagonal and at the window's far edge are masked. The softmax of one tile runs while
 //     the tensor cores compute the P V of the tile before (FlashAttention-3, Shah et al. 2024,
 //     Algorithm 2: intra-warpgroup overlap of softmax and GEMMs). Query heads of a group read their
@@ -134,7 +134,8 @@ struct WgmmaTiles {
   static constexpr unsigned k_bytes = wg_keys * Hs * 2;  // [128 keys, Hs]
   static constexpr unsigned v_bytes = Hs * wg_keys * 2;  // [Hs, 128 keys]
   static constexpr unsigned stage_bytes = k_bytes + v_bytes;
-  static constexpr std::size_t shared_bytes = q_bytes + 2 * stage_bytes + 1024;  // + room to align to 1024
+  static constexpr int stages = 3;
+  static constexpr std::size_t shared_bytes = q_bytes + stages * stage_bytes + 1024;  // + room to align to 1024
 };
 
 __device__ __forceinline__ float fast_exp2(float v) {
@@ -186,15 +187,17 @@ __global__ void __launch_bounds__(wg_threads, 1)
     }
   };
   // Step i (0 .. tiles) reads the keys of tile tile_lo + i and the values of tile tile_lo + i - 1,
-  // both from stage i % 2: S of one tile is computed while the P V of the tile before runs.
+  // both from stage i % 3: S of one tile is computed while the P V of the tile before runs.
   const int tiles = tile_hi - tile_lo + 1;
   auto copy_step = [&](int i) {
-    const unsigned ks = stages + (i & 1) * L::stage_bytes;
+    const unsigned ks = stages + (i % L::stages) * L::stage_bytes;
     if (i < tiles) copy_rows(ks, k_src + static_cast<index_t>(tile_lo + i) * wg_keys * Hs, Hs, wg_keys, Hs / 8);
     if (i > 0) copy_rows(ks + L::k_bytes, v_src + static_cast<index_t>(tile_lo + i - 1) * wg_keys, pk.key_rows, Hs, wg_keys / 8);
   };
   copy_rows(qs, q_src, Hs, wg_rows, Hs / 8);
   copy_step(0);
+  copy_commit();
+  copy_step(1);
   copy_commit();
 
   // This thread's accumulator rows within the block's 128: r0 and r0 + 8 (wgmma's m64 layout).
@@ -208,17 +211,15 @@ __global__ void __launch_bounds__(wg_threads, 1)
   unsigned pa[8][4];  // P of the tile before, as the A fragments of its eight 16-key steps (bf16x2)
   float s[64];        // S of this warpgroup's 64 rows and a tile's 128 keys
 
-  // Waits for step i's operands, prefetching step i + 1's into the other stage first.
+  // Waits for step i's operands (step i + 1's stay in flight), then starts step i + 2's copies into
+  // the stage step i - 1 used: the barrier that tells every warp step i's operands are in shared
+  // memory also tells that every warp is done with step i - 1, so a step needs no second barrier.
   auto await_step = [&](int i) {
-    if (i < tiles) {
-      copy_step(i + 1);
-      copy_commit();
-      copy_wait<1>();
-    } else {
-      copy_wait<0>();
-    }
+    copy_wait<1>();
     fence_async_shared();
-    __syncthreads();  // step i's keys and values (and the queries) are in shared memory
+    __syncthreads();
+    if (i + 2 <= tiles) copy_step(i + 2);
+    copy_commit();  // (an empty group past the last step keeps the count of groups in flight uniform)
   };
   // S = Q K^T of the keys in stage `ks` (issued, not committed).
   auto issue_scores = [&](unsigned ks) {
@@ -304,12 +305,11 @@ __global__ void __launch_bounds__(wg_threads, 1)
   fence_operands(s);
   softmax(tile_lo, std::true_type{}, correction);  // O is zero: nothing to correct
   pack_p();
-  __syncthreads();  // every warp is done with this stage before it is refilled
 
   // Steps 1 .. tiles - 1: S of tile tile_lo + i is computed, then its softmax runs while the P V of
   // the tile before does; P (registers the product reads) and O are touched only after it is done.
   auto overlapped_step = [&](int i, auto mask) {
-    const unsigned ks = stages + (i & 1) * L::stage_bytes;
+    const unsigned ks = stages + (i % L::stages) * L::stage_bytes;
     fence_operands(s);
     fence_operands(o);
     fence();
@@ -333,14 +333,13 @@ __global__ void __launch_bounds__(wg_threads, 1)
     await_step(i);
     if (needs_mask(tile_lo + i)) overlapped_step(i, std::true_type{});
     else overlapped_step(i, std::false_type{});
-    __syncthreads();  // every warp is done with this stage before it is refilled
   }
 
   // The last step: P V of the last tile.
   await_step(tiles);
   fence_operands(o);
   fence();
-  issue_values(stages + (tiles & 1) * L::stage_bytes + L::k_bytes);
+  issue_values(stages + (tiles % L::stages) * L::stage_bytes + L::k_bytes);
   commit();
   wait<0>();
   fence_operands(o);
