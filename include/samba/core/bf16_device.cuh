@@ -11,6 +11,11 @@ namespace samba {
 __device__ __forceinline__ float load_float(float v) { return v; }
 __device__ __forceinline__ float load_float(bf16 v) { return __uint_as_float(static_cast<unsigned>(v.bits) << 16); }
 
+/// The bf16 values in the low and the high half of a 32-bit word (two packed bf16, the first
+/// element low: how 16-byte loads of bf16 rows arrive), widened to float32.
+__device__ __forceinline__ float low_bf16(unsigned word) { return __uint_as_float(word << 16); }
+__device__ __forceinline__ float high_bf16(unsigned word) { return __uint_as_float(word & 0xffff0000u); }
+
 template <class A>
 __device__ __forceinline__ A store_as(float v);
 template <>

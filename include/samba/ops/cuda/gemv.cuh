@@ -80,8 +80,8 @@ __device__ __forceinline__ float dot16(const uint4& q, const uint4& v, float acc
   const unsigned w[4] = {q.x, q.y, q.z, q.w}, x[4] = {v.x, v.y, v.z, v.w};
 #pragma unroll
   for (int i = 0; i < 4; ++i) {
-    acc = fmaf(__uint_as_float(w[i] << 16), __uint_as_float(x[i] << 16), acc);
-    acc = fmaf(__uint_as_float(w[i] & 0xffff0000u), __uint_as_float(x[i] & 0xffff0000u), acc);
+    acc = fmaf(low_bf16(w[i]), low_bf16(x[i]), acc);
+    acc = fmaf(high_bf16(w[i]), high_bf16(x[i]), acc);
   }
   return acc;
 }

@@ -71,8 +71,8 @@ __device__ __forceinline__ float dot_row(const W* row, const float* v, int n) {
         if constexpr (sizeof(W) == 4) {
           acc = fmaf(__uint_as_float(words[i]), v[j + i], acc);
         } else {
-          acc = fmaf(__uint_as_float(words[i] << 16), v[j + 2 * i], acc);
-          acc = fmaf(__uint_as_float(words[i] & 0xffff0000u), v[j + 2 * i + 1], acc);
+          acc = fmaf(low_bf16(words[i]), v[j + 2 * i], acc);
+          acc = fmaf(high_bf16(words[i]), v[j + 2 * i + 1], acc);
         }
       }
     }
