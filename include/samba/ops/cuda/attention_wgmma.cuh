@@ -237,8 +237,6 @@ __global__ void __launch_bounds__(wg_threads, 1)
       else wgmma_m64n64k16_rs(o, pa[kk], desc, 1);
     }
   };
-  // The online softmax of S for key tile `tile`: masks it, updates m and l, and writes P's A
-  // fragments to `p_out`; returns each row's factor for the O accumulated so far in `correction`.
   // Whether key tile `tile` crosses the diagonal, the window's edge or position 0 (and so needs a mask).
   auto needs_mask = [&](int tile) {
     const long long key_pos = key_pos0 + static_cast<long long>(tile) * wg_keys;
