@@ -7,15 +7,19 @@
 //     of the chunk and of the window before it (read from the KV cache) as contiguous bf16. Each
 //     sequence's keys start at a multiple of 128 rows, placed so that its first query's own key
 //     also sits at a multiple of 128: key tiles line up with query tiles.
-//  2. swa_forward_wgmma: a block of two warpgroups takes 128 queries of one head (64 each); 128-key
-//     tiles of K and V^T stream through shared memory (cp.async two steps ahead, three stages of one
-//     tile's keys and the tile before's values, one barrier a step, 128-byte swizzle);
-//     S = Q K^T and O += P V are wgmma products (Q, K, V^T from shared memory, P from registers,
-//     packed from the float32 S accumulators into operand fragments); only the tiles
-//     on the diagonal and at the window's far edge are masked. The softmax of one tile runs while
-//     the tensor cores compute the P V of the tile before (FlashAttention-3, Shah et al. 2024,
-//     Algorithm 2: intra-warpgroup overlap of softmax and GEMMs). Query heads of a group read their
-//     KV head's packed keys (no copies per query head).
+//  2. swa_forward_wgmma: a block of three warpgroups takes 128 queries of one head. Warpgroup 0
+//     produces: one of its threads has the tensor memory accelerator copy the queries, then each
+//     step's 128-key tile of K and the tile before's V^T into one of three stages (128-byte
+//     swizzle), each stage reused once the products that read it are done (shared-memory
+//     barriers: "full" counts the copies' bytes, "empty" the consumers' arrivals). Warpgroups 1
+//     and 2 consume, 64 queries each: S = Q K^T and O += P V are wgmma products (Q, K, V^T from
+//     shared memory, P from registers, packed from the float32 S accumulators into operand
+//     fragments); only the tiles on the diagonal and at the window's far edge are masked. The
+//     softmax of one tile runs while the tensor cores compute the P V of the tile before, and the
+//     two consumers take turns issuing their products, so that one's softmax runs under the
+//     other's products (FlashAttention-3, Shah et al. 2024: Algorithm 2's intra-warpgroup overlap
+//     and section 3.1's warp specialization and ping-pong scheduling). Query heads of a group read
+//     their KV head's packed keys (no copies per query head).
 // The kernel has a body only in device code for sm_90a; wgmma_attention_available() tells whether
 // the running program has it.
 #pragma once
@@ -30,6 +34,7 @@
 #include "samba/core/types.hpp"
 #include "samba/ops/cuda/attention_common.cuh"
 #include "samba/ops/cuda/batch.cuh"
+#include "samba/ops/cuda/tma.cuh"
 #include "samba/ops/cuda/wgmma.cuh"
 
 namespace samba::ops {
@@ -38,7 +43,8 @@ namespace cuda_kernels {
 
 inline constexpr int wg_rows = 128;     // queries per block
 inline constexpr int wg_keys = 128;     // keys per tile
-inline constexpr int wg_threads = 256;  // two warpgroups
+inline constexpr int wg_consumer_threads = 256;  // two warpgroups of 64 query rows each
+inline constexpr int wg_threads = 384;           // and one that brings the operands
 inline constexpr int pack_keys_per_block = 64;
 
 /// Where each sequence's packed keys are (host-computed from the chunk's positions).
@@ -154,51 +160,75 @@ __device__ __forceinline__ unsigned pack_bf16x2(float lo, float hi) {
   return *reinterpret_cast<const unsigned*>(&v);
 }
 
-/// grid (query tiles of wg_rows, H, sequences), wg_threads threads; y [T, H, Hs].
+/// grid (query tiles of wg_rows, H, sequences), wg_threads threads; y [T, H, Hs]. q_map, k_map and
+/// v_map are tensor maps of the packed q [H, query_rows, Hs], k [G, Tk, Hs] and vt [G, Hs, Tk] read
+/// in boxes of 64 columns (attention_wgmma builds them).
 template <int Hs>
 __global__ void __launch_bounds__(wg_threads, 1)
-    swa_forward_wgmma(const bf16* __restrict__ q, const bf16* __restrict__ k, const bf16* __restrict__ vt, SegmentTable seg, PackedKeys pk,
-                      AttentionGeometry geo, bf16* __restrict__ y) {
+    swa_forward_wgmma(const __grid_constant__ CUtensorMap q_map, const __grid_constant__ CUtensorMap k_map,
+                      const __grid_constant__ CUtensorMap v_map, SegmentTable seg, PackedKeys pk, AttentionGeometry geo,
+                      bf16* __restrict__ y) {
 #if SAMBA_WGMMA_DEVICE_CODE
   using namespace wgmma;
+  using namespace tma;
   using L = WgmmaTiles<Hs>;
   constexpr int Acc = Hs / 2;  // O accumulators per thread
   extern __shared__ unsigned char wgmma_smem[];
+  __shared__ alignas(8) std::uint64_t barriers[2 * L::stages + 1];  // full [stages], empty [stages], queries
   const unsigned base = (shared_address(wgmma_smem) + 1023u) & ~1023u;
   const unsigned qs = base, stages = base + L::q_bytes;
+  const unsigned full0 = shared_address(barriers), empty0 = full0 + 8 * L::stages, queries_full = full0 + 16 * L::stages;
   const int p = blockIdx.z, h = blockIdx.y, q0 = blockIdx.x * wg_rows, rows = seg.rows[p];
   if (q0 >= rows) return;
-  const int tid = threadIdx.x, group = tid / 128, warp = (tid / 32) % 4, lane = tid % 32;
   const int g = h / (geo.n_head / geo.n_kv_head);
-  const bf16* q_src = q + (static_cast<index_t>(h) * pk.query_rows + seg.row0[p] + q0) * Hs;
-  const bf16* k_src = k + (static_cast<index_t>(g) * pk.key_rows + pk.key0[p]) * Hs;
-  const bf16* v_src = vt + static_cast<index_t>(g) * Hs * pk.key_rows + pk.key0[p];
   const long long q_pos = seg.first[p] + q0, key_pos0 = pk.position0[p];
   const int diagonal = static_cast<int>(q_pos - key_pos0);  // packed index of the first query's key: a tile boundary
   int oldest = geo.window > 0 ? diagonal - geo.window + 1 : 0;
   if (oldest < 0) oldest = 0;
   const int tile_lo = oldest / wg_keys, tile_hi = diagonal / wg_keys;
-
-  // 16-byte copies into the swizzled layout: `rows_` rows of `chunks` 16-byte chunks, source row stride ld.
-  auto copy_rows = [&](unsigned dst, const bf16* src, index_t ld, int rows_, int chunks) {
-    for (int i = tid; i < rows_ * chunks; i += wg_threads) {
-      const int r = i / chunks, c = i % chunks;
-      copy16(dst + swizzled_offset(r, c, rows_), src + r * ld + c * 8);
-    }
-  };
   // Step i (0 .. tiles) reads the keys of tile tile_lo + i and the values of tile tile_lo + i - 1,
   // both from stage i % 3: S of one tile is computed while the P V of the tile before runs.
   const int tiles = tile_hi - tile_lo + 1;
-  auto copy_step = [&](int i) {
-    const unsigned ks = stages + (i % L::stages) * L::stage_bytes;
-    if (i < tiles) copy_rows(ks, k_src + static_cast<index_t>(tile_lo + i) * wg_keys * Hs, Hs, wg_keys, Hs / 8);
-    if (i > 0) copy_rows(ks + L::k_bytes, v_src + static_cast<index_t>(tile_lo + i - 1) * wg_keys, pk.key_rows, Hs, wg_keys / 8);
-  };
-  copy_rows(qs, q_src, Hs, wg_rows, Hs / 8);
-  copy_step(0);
-  copy_commit();
-  copy_step(1);
-  copy_commit();
+  auto stage = [&](int i) { return stages + static_cast<unsigned>(i % L::stages) * L::stage_bytes; };
+  auto full = [&](int i) { return full0 + 8u * static_cast<unsigned>(i % L::stages); };    // step i's operands have landed
+  auto empty = [&](int i) { return empty0 + 8u * static_cast<unsigned>(i % L::stages); };  // step i's products are done
+  auto parity = [](int i) { return static_cast<unsigned>(i / L::stages) & 1u; };          // of step i's phase of its stage
+
+  if (threadIdx.x == 0) {
+    for (int i = 0; i < L::stages; ++i) barrier_init(full(i), 1), barrier_init(empty(i), wg_consumer_threads);
+    barrier_init(queries_full, 1);
+    barrier_init_fence();
+  }
+  __syncthreads();
+
+  // Warpgroup 0 produces: one thread has the copy engine bring the queries, then each step's keys
+  // and values into its stage as soon as the products of the step before that used the stage are done.
+  if (threadIdx.x < 128) {
+    registers_decrease<24>();
+    if (threadIdx.x == 0) {
+      barrier_arrive_expect(queries_full, L::q_bytes);
+      for (int c = 0; c < Hs / 64; ++c) load_box(qs + c * (wg_rows * 128), q_map, queries_full, 64 * c, seg.row0[p] + q0, h);
+      for (int i = 0; i <= tiles; ++i) {
+        if (i >= L::stages) barrier_wait(empty(i), parity(i) ^ 1u);
+        barrier_arrive_expect(full(i), (i < tiles ? L::k_bytes : 0u) + (i > 0 ? L::v_bytes : 0u));
+        if (i < tiles)
+          for (int c = 0; c < Hs / 64; ++c)
+            load_box(stage(i) + c * (wg_keys * 128), k_map, full(i), 64 * c, pk.key0[p] + (tile_lo + i) * wg_keys, g);
+        if (i > 0)
+          for (int c = 0; c < wg_keys / 64; ++c)
+            load_box(stage(i) + L::k_bytes + c * (Hs * 128), v_map, full(i), pk.key0[p] + (tile_lo + i - 1) * wg_keys + 64 * c, 0, g);
+      }
+    }
+    return;
+  }
+
+  // Warpgroups 1 and 2 consume, 64 query rows each. They take turns issuing their products
+  // (named barriers 1 and 2), so that one's softmax runs while the other's products keep the
+  // tensor cores busy (FlashAttention-3, Shah et al. 2024, section 3.1: ping-pong scheduling).
+  registers_increase<240>();
+  const int tid = threadIdx.x - 128, group = tid / 128, warp = (tid / 32) % 4, lane = tid % 32;
+  const int my_turn = 1 + group, other_turn = 2 - group;
+  if (group == 1) named_arrive<wg_consumer_threads>(1);  // group 0 issues first
 
   // This thread's accumulator rows within the block's 128: r0 and r0 + 8 (wgmma's m64 layout).
   const int r0 = group * 64 + warp * 16 + lane / 4, col = 2 * (lane % 4);
@@ -211,16 +241,6 @@ __global__ void __launch_bounds__(wg_threads, 1)
   unsigned pa[8][4];  // P of the tile before, as the A fragments of its eight 16-key steps (bf16x2)
   float s[64];        // S of this warpgroup's 64 rows and a tile's 128 keys
 
-  // Waits for step i's operands (step i + 1's stay in flight), then starts step i + 2's copies into
-  // the stage step i - 1 used: the barrier that tells every warp step i's operands are in shared
-  // memory also tells that every warp is done with step i - 1, so a step needs no second barrier.
-  auto await_step = [&](int i) {
-    copy_wait<1>();
-    fence_async_shared();
-    __syncthreads();
-    if (i + 2 <= tiles) copy_step(i + 2);
-    copy_commit();  // (an empty group past the last step keeps the count of groups in flight uniform)
-  };
   // S = Q K^T of the keys in stage `ks` (issued, not committed).
   auto issue_scores = [&](unsigned ks) {
 #pragma unroll
@@ -292,29 +312,35 @@ __global__ void __launch_bounds__(wg_threads, 1)
       for (int j = 0; j < 4; ++j) pa[kk][j] = pack_bf16x2(s[8 * kk + 2 * j], s[8 * kk + 2 * j + 1]);
   };
 
+  barrier_wait(queries_full, 0);
+
   // Step 0: S of the first tile alone.
   float correction[2];
-  await_step(0);
+  barrier_wait(full(0), parity(0));
+  named_sync<wg_consumer_threads>(my_turn);
   fence_operands(s);
   fence();
-  issue_scores(stages);
+  issue_scores(stage(0));
   commit();
+  named_arrive<wg_consumer_threads>(other_turn);
   wait<0>();
   fence_operands(s);
+  barrier_arrive(empty(0));
   softmax(tile_lo, std::true_type{}, correction);  // O is zero: nothing to correct
   pack_p();
 
   // Steps 1 .. tiles - 1: S of tile tile_lo + i is computed, then its softmax runs while the P V of
   // the tile before does; P (registers the product reads) and O are touched only after it is done.
   auto overlapped_step = [&](int i, auto mask) {
-    const unsigned ks = stages + (i % L::stages) * L::stage_bytes;
+    named_sync<wg_consumer_threads>(my_turn);
     fence_operands(s);
     fence_operands(o);
     fence();
-    issue_scores(ks);
+    issue_scores(stage(i));
     commit();
-    issue_values(ks + L::k_bytes);
+    issue_values(stage(i) + L::k_bytes);
     commit();
+    named_arrive<wg_consumer_threads>(other_turn);
     wait<1>();  // S is done; P V may still run
     fence_operands(s);
     softmax(tile_lo + i, mask, correction);
@@ -323,22 +349,25 @@ __global__ void __launch_bounds__(wg_threads, 1)
     asm volatile("fence.acq_rel.cta;\n" ::: "memory");
     wait<0>();
     fence_operands(o);
+    barrier_arrive(empty(i));
     pack_p();
 #pragma unroll
     for (int e = 0; e < Acc; ++e) o[e] *= correction[(e >> 1) & 1];
   };
   for (int i = 1; i < tiles; ++i) {
-    await_step(i);
+    barrier_wait(full(i), parity(i));
     if (needs_mask(tile_lo + i)) overlapped_step(i, std::true_type{});
     else overlapped_step(i, std::false_type{});
   }
 
-  // The last step: P V of the last tile.
-  await_step(tiles);
+  // The last step: P V of the last tile. Group 1's turn is the last one: it hands none back.
+  barrier_wait(full(tiles), parity(tiles));
+  named_sync<wg_consumer_threads>(my_turn);
   fence_operands(o);
   fence();
-  issue_values(stages + (tiles % L::stages) * L::stage_bytes + L::k_bytes);
+  issue_values(stage(tiles) + L::k_bytes);
   commit();
+  named_arrive_if<wg_consumer_threads>(group == 0, other_turn);
   wait<0>();
   fence_operands(o);
 
@@ -423,15 +452,26 @@ inline void attention_wgmma(const backend::Cuda& be, const PackedAttention& pack
   using namespace cuda_kernels;
   const dim3 grid(static_cast<unsigned>((max_rows + wg_rows - 1) / wg_rows), static_cast<unsigned>(geo.n_head),
                   static_cast<unsigned>(seg.count));
+  require(geo.head_size == 64 || geo.head_size == 128, "attention (CUDA, wgmma): head size ", geo.head_size, " is not 64 or 128");
+  // Tensor maps of q [H, query_rows, hs], k [G, Tk, hs] and vt [G, hs, Tk], innermost dimension
+  // first, read in boxes of 64 columns by the kernel's tiles of rows.
+  const PackedKeys& pk = packed.layout;
+  const std::uint64_t head = static_cast<std::uint64_t>(geo.head_size), bytes = sizeof(bf16);
+  const std::uint64_t heads = static_cast<std::uint64_t>(geo.n_head), groups = static_cast<std::uint64_t>(geo.n_kv_head);
+  const std::uint64_t query_rows = static_cast<std::uint64_t>(pk.query_rows), key_rows = static_cast<std::uint64_t>(pk.key_rows);
+  const auto box_rows = static_cast<std::uint32_t>(wg_rows), box_keys = static_cast<std::uint32_t>(wg_keys);
+  const CUtensorMap q_map = tma::bf16_tensor_map_3d(packed.q, {head, query_rows, heads}, {head * bytes, query_rows * head * bytes}, {64, box_rows, 1});
+  const CUtensorMap k_map = tma::bf16_tensor_map_3d(packed.k, {head, key_rows, groups}, {head * bytes, key_rows * head * bytes}, {64, box_keys, 1});
+  const CUtensorMap v_map = tma::bf16_tensor_map_3d(packed.vt, {key_rows, head, groups}, {key_rows * bytes, head * key_rows * bytes},
+                                                    {64, static_cast<std::uint32_t>(head), 1});
   auto launch = [&](auto hs) {
     constexpr int Hs = decltype(hs)::value;
     auto kernel = cuda_kernels::swa_forward_wgmma<Hs>;
     constexpr int shared = static_cast<int>(WgmmaTiles<Hs>::shared_bytes);
     cuda::check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, shared),
                 "cudaFuncSetAttribute (wgmma attention shared memory)");
-    kernel<<<grid, wg_threads, shared, be.stream()>>>(packed.q, packed.k, packed.vt, seg, packed.layout, geo, y);
+    kernel<<<grid, wg_threads, shared, be.stream()>>>(q_map, k_map, v_map, seg, packed.layout, geo, y);
   };
-  require(geo.head_size == 64 || geo.head_size == 128, "attention (CUDA, wgmma): head size ", geo.head_size, " is not 64 or 128");
   if (geo.head_size == 64) launch(std::integral_constant<int, 64>{});
   else launch(std::integral_constant<int, 128>{});
   cuda::check_launch("swa_forward_wgmma kernel launch");

@@ -1,6 +1,6 @@
-// samba/ops/cuda/wgmma.cuh: Hopper (sm_90a) building blocks of the tensor-core attention: 16-byte
-// cp.async copies into shared memory in the 128-byte swizzled layout that warpgroup matrix
-// instructions read, their shared-memory descriptors, and the wgmma.mma_async products (PTX ISA
+// samba/ops/cuda/wgmma.cuh: Hopper (sm_90a) building blocks of the tensor-core attention: the
+// shared-memory descriptors of operands in the 128-byte swizzled layout (as the tensor memory
+// accelerator writes it, tma.cuh), and the wgmma.mma_async products (PTX ISA
 // "Asynchronous Warpgroup Level Matrix Multiply-Accumulate", bf16 inputs, float32 accumulators).
 // Everything here compiles for any target; the wgmma instructions themselves only where
 // SAMBA_WGMMA_DEVICE_CODE holds (device code for sm_90a), and callers guard on it.
@@ -12,14 +12,9 @@
 
 namespace samba::ops::cuda_kernels::wgmma {
 
-/// Byte offset of 16-byte chunk `chunk` (bf16 columns 8 chunk .. 8 chunk + 7) of row `r` in a tile
-/// of `rows` rows stored as column blocks of 64 bf16 (128 bytes a row), each block rows x 128 bytes
-/// with the chunk index XORed with r % 8 (the 128-byte swizzle; the tile starts 1024-byte aligned).
-__device__ __forceinline__ unsigned swizzled_offset(int r, int chunk, int rows) {
-  return static_cast<unsigned>((chunk >> 3) * rows * 128 + r * 128 + (((chunk & 7) ^ (r & 7)) << 4));
-}
-
-/// Shared-memory descriptor of a K-major operand in that layout, starting at shared address
+/// Shared-memory descriptor of a K-major operand stored as column blocks of 64 bf16 (128 bytes a
+/// row), each block rows x 128 bytes with a row's 16-byte chunk index XORed with row % 8 (the
+/// 128-byte swizzle; the tile 1024-byte aligned), starting at shared address
 /// `address` (a column block's row 0, plus 32 bytes per k step of 16 within the block): leading
 /// byte offset unused (1), stride byte offset 1024 (8 rows of 128 bytes), 128-byte swizzle.
 __device__ __forceinline__ std::uint64_t descriptor(unsigned address) {
@@ -28,17 +23,6 @@ __device__ __forceinline__ std::uint64_t descriptor(unsigned address) {
 }
 
 __device__ __forceinline__ unsigned shared_address(const void* p) { return static_cast<unsigned>(__cvta_generic_to_shared(p)); }
-
-__device__ __forceinline__ void copy16(unsigned shared, const void* global) {
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(shared), "l"(global) : "memory");
-}
-__device__ __forceinline__ void copy_commit() { asm volatile("cp.async.commit_group;\n" ::: "memory"); }
-template <int Pending>
-__device__ __forceinline__ void copy_wait() {
-  asm volatile("cp.async.wait_group %0;\n" ::"n"(Pending) : "memory");
-}
-/// Makes this thread's shared-memory writes visible to the tensor cores' (async proxy) reads.
-__device__ __forceinline__ void fence_async_shared() { asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory"); }
 
 #if SAMBA_WGMMA_DEVICE_CODE
 __device__ __forceinline__ void fence() { asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory"); }
