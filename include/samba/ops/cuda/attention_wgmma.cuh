@@ -45,6 +45,10 @@ inline constexpr int wg_rows = 128;     // queries per block
 inline constexpr int wg_keys = 128;     // keys per tile
 inline constexpr int wg_consumer_threads = 256;  // two warpgroups of 64 query rows each
 inline constexpr int wg_threads = 384;           // and one that brings the operands
+// Registers a thread of the producer and of the consumer warpgroups holds (setmaxnreg): together
+// no more than the 64K of a multiprocessor, which one block of wg_threads threads is launched with.
+inline constexpr int wg_producer_registers = 24, wg_consumer_registers = 240;
+static_assert(128 * wg_producer_registers + wg_consumer_threads * wg_consumer_registers <= 65536);
 inline constexpr int pack_keys_per_block = 64;
 
 /// Where each sequence's packed keys are (host-computed from the chunk's positions).
@@ -204,7 +208,7 @@ __global__ void __launch_bounds__(wg_threads, 1)
   // Warpgroup 0 produces: one thread has the copy engine bring the queries, then each step's keys
   // and values into its stage as soon as the products of the step before that used the stage are done.
   if (threadIdx.x < 128) {
-    registers_decrease<24>();
+    registers_decrease<wg_producer_registers>();
     if (threadIdx.x == 0) {
       barrier_arrive_expect(queries_full, L::q_bytes);
       for (int c = 0; c < Hs / 64; ++c) load_box(qs + c * (wg_rows * 128), q_map, queries_full, 64 * c, seg.row0[p] + q0, h);
@@ -225,7 +229,7 @@ __global__ void __launch_bounds__(wg_threads, 1)
   // Warpgroups 1 and 2 consume, 64 query rows each. They take turns issuing their products
   // (named barriers 1 and 2), so that one's softmax runs while the other's products keep the
   // tensor cores busy (FlashAttention-3, Shah et al. 2024, section 3.1: ping-pong scheduling).
-  registers_increase<240>();
+  registers_increase<wg_consumer_registers>();
   const int tid = threadIdx.x - 128, group = tid / 128, warp = (tid / 32) % 4, lane = tid % 32;
   const int my_turn = 1 + group, other_turn = 2 - group;
   if (group == 1) named_arrive<wg_consumer_threads>(1);  // group 0 issues first

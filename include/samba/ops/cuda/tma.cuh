@@ -34,7 +34,7 @@ inline CUtensorMap bf16_tensor_map_3d(const void* base, const std::uint64_t (&di
                 "cudaGetDriverEntryPointByVersion (cuTensorMapEncodeTiled)");
     if (found == cudaDriverEntryPointSuccess) encode = reinterpret_cast<PFN_cuTensorMapEncodeTiled_v12000>(entry);
   });
-  require(encode != nullptr, "attention (CUDA, wgmma): the driver has no cuTensorMapEncodeTiled (CUDA 12 or newer needed)");
+  require(encode != nullptr, "CUDA tensor map: the driver has no cuTensorMapEncodeTiled (CUDA 12 or newer needed)");
   CUtensorMap map;
   const cuuint64_t global_dims[3] = {dims[0], dims[1], dims[2]};
   const cuuint64_t global_strides[2] = {strides[0], strides[1]};
@@ -42,7 +42,7 @@ inline CUtensorMap bf16_tensor_map_3d(const void* base, const std::uint64_t (&di
   const CUresult status = encode(&map, CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, 3, const_cast<void*>(base), global_dims, global_strides, box_dims,
                                  element_strides, CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B,
                                  CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
-  require(status == CUDA_SUCCESS, "attention (CUDA, wgmma): cuTensorMapEncodeTiled failed with CUresult ", static_cast<int>(status),
+  require(status == CUDA_SUCCESS, "CUDA tensor map: cuTensorMapEncodeTiled failed with CUresult ", static_cast<int>(status),
           " (dims ", dims[0], " x ", dims[1], " x ", dims[2], ", box ", box[0], " x ", box[1], " x ", box[2], ")");
   return map;
 }
