@@ -43,12 +43,13 @@ namespace cuda_kernels {
 
 inline constexpr int wg_rows = 128;     // queries per block
 inline constexpr int wg_keys = 128;     // keys per tile
+inline constexpr int wg_producer_threads = 128;  // one warpgroup that brings the operands
 inline constexpr int wg_consumer_threads = 256;  // two warpgroups of 64 query rows each
-inline constexpr int wg_threads = 384;           // and one that brings the operands
+inline constexpr int wg_threads = wg_producer_threads + wg_consumer_threads;
 // Registers a thread of the producer and of the consumer warpgroups holds (setmaxnreg): together
 // no more than the 64K of a multiprocessor, which one block of wg_threads threads is launched with.
 inline constexpr int wg_producer_registers = 24, wg_consumer_registers = 240;
-static_assert(128 * wg_producer_registers + wg_consumer_threads * wg_consumer_registers <= 65536);
+static_assert(wg_producer_threads * wg_producer_registers + wg_consumer_threads * wg_consumer_registers <= 65536);
 inline constexpr int pack_keys_per_block = 64;
 
 /// Where each sequence's packed keys are (host-computed from the chunk's positions).
@@ -207,7 +208,7 @@ __global__ void __launch_bounds__(wg_threads, 1)
 
   // Warpgroup 0 produces: one thread has the copy engine bring the queries, then each step's keys
   // and values into its stage as soon as the products of the step before that used the stage are done.
-  if (threadIdx.x < 128) {
+  if (threadIdx.x < wg_producer_threads) {
     registers_decrease<wg_producer_registers>();
     if (threadIdx.x == 0) {
       barrier_arrive_expect(queries_full, L::q_bytes);
@@ -230,7 +231,7 @@ __global__ void __launch_bounds__(wg_threads, 1)
   // (named barriers 1 and 2), so that one's softmax runs while the other's products keep the
   // tensor cores busy (FlashAttention-3, Shah et al. 2024, section 3.1: ping-pong scheduling).
   registers_increase<wg_consumer_registers>();
-  const int tid = threadIdx.x - 128, group = tid / 128, warp = (tid / 32) % 4, lane = tid % 32;
+  const int tid = threadIdx.x - wg_producer_threads, group = tid / 128, warp = (tid / 32) % 4, lane = tid % 32;
   const int my_turn = 1 + group, other_turn = 2 - group;
   if (group == 1) named_arrive<wg_consumer_threads>(1);  // group 0 issues first
 
