@@ -421,10 +421,9 @@ void Model<S, backend::Cuda, W>::forward_chunk(std::span<const ChunkPart> parts,
           float* qkv = at<float>(scratch, o_qkv);
           A* att = at<A>(scratch, o_att);
           input_product(a.qkv.data(), qkv, qkv_width, qkv_width);
-          if (one_row_each) {  // rotate and append first: no query of the step sees the slot it overwrites
-            ops::rope_append(be, qkv, seg, kv[sub.index], G, H / G, hs, a.window, c.attention.rope_dims, c.attention.rope_base,
-                             c.attention.position_scale);
-            ops::swa_forward(be, qkv, seg, max_rows, kv[sub.index], geo, att, at<float>(scratch, o_att_scratch));
+          if (one_row_each) {  // rotation, cache append and attention in one kernel
+            const ops::cuda_kernels::RopeParams rope{static_cast<int>(c.attention.rope_dims), c.attention.rope_base, c.attention.position_scale};
+            ops::attend_step(be, qkv, seg, kv[sub.index], geo, rope, att, at<float>(scratch, o_att_scratch));
           } else {
             if (c.attention.rope_dims > 0)
               ops::rope_qk(be, qkv, seg, T, G, H / G, hs, c.attention.rope_dims, c.attention.rope_base, c.attention.position_scale);

@@ -16,6 +16,7 @@
 #include "samba/ops/cuda/attention_common.cuh"
 #include "samba/ops/cuda/attention_wgmma.cuh"
 #include "samba/ops/cuda/batch.cuh"
+#include "samba/ops/cuda/rope.cuh"
 
 namespace samba::ops {
 
@@ -312,17 +313,29 @@ inline constexpr long long split_wide_blocks_max = 1024;
 inline constexpr long long split_blocks_max = 8192;
 inline constexpr int split_keys_max = 16 * split_keys_narrow;
 
+/// What a decode step's attention does before it attends. active: the step has one row per
+/// sequence whose query and key are not rotated yet and whose key and value are not in the cache;
+/// the kernel rotates them (rope_qk's math, SPEC.md "SWA") and appends the key and value.
+struct StepRotation {
+  bool active = false;
+  RopeParams rope;
+};
+
 /// grid (key splits, heads, stacked rows): one query row of one head against `keys` of its keys
 /// (flash-decoding): each warp scores keys in turn (lanes over the head's dims) with its own
 /// online softmax; the block merges its warps and writes (max, sum, o[hs]) for merge_splits, or,
 /// when one split holds all of the row's keys (splits == 1), the normalized output y [T, H, hs]
-/// as A itself. partial [T, H, splits, hs + 2].
+/// as A itself. partial [T, H, splits, hs + 2]. With step.active the block rotates its query
+/// (and, in the split holding the row's own key, that key) in shared memory first; that split's
+/// block of the group's first head writes the key and value into the cache slot of the row's
+/// position, which held position - window, a key no query of the step sees.
 template <int MaxHs, class A, int Threads, int Batch>
 __global__ void __launch_bounds__(Threads) attend_split(const float* __restrict__ qkv, SegmentTable seg, KvPointers kv,
                                                               AttentionGeometry geo, float scale, float* __restrict__ partial, int splits,
-                                                              int keys, A* __restrict__ y) {
+                                                              int keys, A* __restrict__ y, StepRotation step) {
   constexpr int Dpl = MaxHs / 32, Warps = Threads / 32;
   __shared__ float warp_max[Warps], warp_sum[Warps], warp_out[Warps][MaxHs];
+  __shared__ float fresh[3][MaxHs];  // step.active: the rotated query, and the row's own key (rotated) and value
   cuda::allow_dependent_launch();
   cuda::wait_for_prior_grids();
   const int split = blockIdx.x, h = blockIdx.y, row = blockIdx.z, lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
@@ -336,23 +349,53 @@ __global__ void __launch_bounds__(Threads) attend_split(const float* __restrict_
   const long long begin = lo + static_cast<long long>(split) * keys;
   const long long end = min(pos + 1, begin + keys);
   const float* q_row = qkv + static_cast<index_t>(row) * source.width + (g * (q_per_kv + 2) + h % q_per_kv) * hs;
+  // step.active: the row's own key (in the last split holding keys) is scored from `fresh` after
+  // the loop, by the warp whose turn it would have been.
+  const bool own_key = step.active && begin <= pos && pos < end;
+  if (step.active) {
+    const float* k_row = source.qkv;  // the row's key, then its value (the chunk's only row)
+    const int half = step.rope.dims / 2;
+    for (int d = threadIdx.x; d < hs; d += Threads) {
+      if (d >= step.rope.dims) {
+        fresh[0][d] = q_row[d];
+        if (own_key) fresh[1][d] = k_row[d];
+      }
+      if (own_key) fresh[2][d] = k_row[hs + d];
+    }
+    for (int pair = threadIdx.x; pair < half; pair += Threads) {
+      const float q1 = q_row[pair], q2 = q_row[pair + half];
+      const float k1 = own_key ? k_row[pair] : 0.0f, k2 = own_key ? k_row[pair + half] : 0.0f;
+      float sn, cs;
+      rope_sin_cos(static_cast<double>(pos) * step.rope.position_scale, pair, step.rope.dims, step.rope.base, sn, cs);
+      fresh[0][pair] = q1 * cs - q2 * sn, fresh[0][pair + half] = q1 * sn + q2 * cs;
+      fresh[1][pair] = k1 * cs - k2 * sn, fresh[1][pair + half] = k1 * sn + k2 * cs;
+    }
+    __syncthreads();
+    if (own_key && h % q_per_kv == 0) {
+      const long long slot = geo.window > 0 ? pos % geo.window : pos;
+      float* key = kv.keys[p] + (g * kv.slots[p] + slot) * hs;      // [hs]
+      float* value = kv.values[p] + (g * kv.slots[p] + slot) * hs;  // [hs]
+      for (int d = threadIdx.x; d < hs; d += Threads) key[d] = fresh[1][d], value[d] = fresh[2][d];
+    }
+  }
   float q[Dpl], o[Dpl];
 #pragma unroll
   for (int k = 0; k < Dpl; ++k) {
     const int d = lane + 32 * k;
-    q[k] = d < hs ? q_row[d] * scale : 0.0f;
+    q[k] = d < hs ? (step.active ? fresh[0][d] : q_row[d]) * scale : 0.0f;
     o[k] = 0.0f;
   }
   float m = -INFINITY, l = 0.0f;
   // A warp scores Batch keys at once, so that their loads overlap.
-  for (long long j = begin + warp; j < end; j += Warps * Batch) {
+  const long long loop_end = own_key ? pos : end;
+  for (long long j = begin + warp; j < loop_end; j += Warps * Batch) {
     const float *kr[Batch], *vr[Batch];
     float dot[Batch];
 #pragma unroll
     for (int b = 0; b < Batch; ++b) {
       const long long jb = j + b * Warps;
       dot[b] = 0.0f;
-      if (jb < end) source.find(jb, kr[b], vr[b]);
+      if (jb < loop_end) source.find(jb, kr[b], vr[b]);
       else kr[b] = vr[b] = nullptr;
     }
 #pragma unroll
@@ -379,6 +422,19 @@ __global__ void __launch_bounds__(Threads) attend_split(const float* __restrict_
       for (int k = 0; k < Dpl; ++k)
         if (lane + 32 * k < hs) o[k] += e * vr[b][lane + 32 * k];
     }
+    m = top;
+  }
+  if (own_key && warp == (pos - begin) % Warps) {
+    float dot = 0.0f;
+#pragma unroll
+    for (int k = 0; k < Dpl; ++k)
+      if (lane + 32 * k < hs) dot += q[k] * fresh[1][lane + 32 * k];
+    for (int off = 16; off > 0; off >>= 1) dot += __shfl_xor_sync(0xffffffffu, dot, off);
+    const float top = fmaxf(m, dot), correction = expf(m - top), e = expf(dot - top);
+    l = l * correction + e;
+#pragma unroll
+    for (int k = 0; k < Dpl; ++k)
+      if (lane + 32 * k < hs) o[k] = o[k] * correction + e * fresh[2][lane + 32 * k];
     m = top;
   }
   if (lane == 0) warp_max[warp] = m, warp_sum[warp] = l;
@@ -510,6 +566,35 @@ inline void swa_forward_mma(const backend::Cuda& be, const float* qkv, const cud
   cuda::check_launch("swa_forward_tc kernel launch");
 }
 
+/// The split-key decode kernel (cuda_kernels::attend_split) on rows of fewer than
+/// cuda_attention_split_below per sequence, merged by merge_splits where a row's keys take several
+/// blocks.
+template <class A>
+void attend_split_rows(const backend::Cuda& be, const float* qkv, const cuda_kernels::SegmentTable& seg, const cuda_kernels::KvPointers& kv,
+                       const cuda_kernels::AttentionGeometry& geo, float scale, A* y, float* scratch, const cuda_kernels::StepRotation& step) {
+  using namespace cuda_kernels;
+  const AttentionSplit split = attention_split(seg, geo);
+  const int splits = split.splits, keys = split.keys;
+  const int total_rows = seg.row0[seg.count - 1] + seg.rows[seg.count - 1];
+  const dim3 grid(static_cast<unsigned>(splits), static_cast<unsigned>(geo.n_head), static_cast<unsigned>(total_rows));
+  auto launch = [&](auto max_hs) {
+    constexpr int Hs = decltype(max_hs)::value;
+    if (split.threads == split_threads_wide)
+      cuda::launch(be, attend_split<Hs, A, split_threads_wide, split_batch_wide>, grid, dim3(split_threads_wide), 0,
+                   "attend_split kernel launch", qkv, seg, kv, geo, scale, scratch, splits, keys, y, step);
+    else
+      cuda::launch(be, attend_split<Hs, A, split_threads_narrow, split_batch_narrow>, grid, dim3(split_threads_narrow), 0,
+                   "attend_split kernel launch", qkv, seg, kv, geo, scale, scratch, splits, keys, y, step);
+  };
+  if (geo.head_size <= 32) launch(std::integral_constant<int, 32>{});
+  else if (geo.head_size <= 64) launch(std::integral_constant<int, 64>{});
+  else if (geo.head_size <= 128) launch(std::integral_constant<int, 128>{});
+  else launch(std::integral_constant<int, 256>{});
+  if (splits > 1)  // else attend_split wrote y
+    cuda::launch(be, merge_splits<A>, dim3(static_cast<unsigned>(geo.n_head), static_cast<unsigned>(total_rows)), dim3(128), 0,
+                 "merge_splits kernel launch", static_cast<const float*>(scratch), splits, geo, y);
+}
+
 /// Attention of every stacked sequence's rows (queries and keys already rotated): y [T, H, hs] as A.
 /// The caches are read, not written; call kv_append afterwards. `scratch` holds
 /// attention_scratch_floats<A>(...) floats.
@@ -522,26 +607,7 @@ void swa_forward(const backend::Cuda& be, const float* qkv, const cuda_kernels::
   if (seg.count == 0 || max_rows <= 0) return;
   const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(geo.head_size)));
   if (max_rows < cuda_attention_split_below) {
-    const AttentionSplit split = attention_split(seg, geo);
-    const int splits = split.splits, keys = split.keys;
-    const int total_rows = seg.row0[seg.count - 1] + seg.rows[seg.count - 1];
-    const dim3 grid(static_cast<unsigned>(splits), static_cast<unsigned>(geo.n_head), static_cast<unsigned>(total_rows));
-    auto launch = [&](auto max_hs) {
-      constexpr int Hs = decltype(max_hs)::value;
-      if (split.threads == split_threads_wide)
-        cuda::launch(be, attend_split<Hs, A, split_threads_wide, split_batch_wide>, grid, dim3(split_threads_wide), 0,
-                     "attend_split kernel launch", qkv, seg, kv, geo, scale, scratch, splits, keys, y);
-      else
-        cuda::launch(be, attend_split<Hs, A, split_threads_narrow, split_batch_narrow>, grid, dim3(split_threads_narrow), 0,
-                     "attend_split kernel launch", qkv, seg, kv, geo, scale, scratch, splits, keys, y);
-    };
-    if (geo.head_size <= 32) launch(std::integral_constant<int, 32>{});
-    else if (geo.head_size <= 64) launch(std::integral_constant<int, 64>{});
-    else if (geo.head_size <= 128) launch(std::integral_constant<int, 128>{});
-    else launch(std::integral_constant<int, 256>{});
-    if (splits > 1)  // else attend_split wrote y
-      cuda::launch(be, merge_splits<A>, dim3(static_cast<unsigned>(geo.n_head), static_cast<unsigned>(total_rows)), dim3(128), 0,
-                   "merge_splits kernel launch", static_cast<const float*>(scratch), splits, geo, y);
+    attend_split_rows(be, qkv, seg, kv, geo, scale, y, scratch, {});
     return;
   }
   if constexpr (std::is_same_v<A, bf16>) {
@@ -571,6 +637,25 @@ void swa_forward(const backend::Cuda& be, const float* qkv, const cuda_kernels::
   else if (geo.head_size <= 128) launch(std::integral_constant<int, 128>{});
   else launch(std::integral_constant<int, 256>{});
   cuda::check_launch("swa_forward kernel launch");
+}
+
+/// A decode step's attention, one row per sequence whose query and key are not rotated yet: rotates
+/// them (rope_qk's math, `rope.dims` 0: none), appends each row's key and value to its cache and
+/// attends, in one kernel (cuda_kernels::attend_split with an active StepRotation), so that the
+/// step needs no rotation or append kernels of its own. qkv is left as it was; y [T, H, hs] as A; `scratch` holds
+/// attention_scratch_floats<A>(be, seg, 1, seg.count, geo) floats.
+template <class A>
+void attend_step(const backend::Cuda& be, const float* qkv, const cuda_kernels::SegmentTable& seg, const cuda_kernels::KvPointers& kv,
+                 const cuda_kernels::AttentionGeometry& geo, const cuda_kernels::RopeParams& rope, A* y, float* scratch) {
+  require(geo.head_size >= 1 && geo.head_size <= cuda_attention_max_head_size, "attention (CUDA): head size ", geo.head_size,
+          " is outside the supported 1..", cuda_attention_max_head_size);
+  require(rope.dims >= 0 && rope.dims <= geo.head_size && rope.dims % 2 == 0, "attention (CUDA): rotary dims ", rope.dims,
+          " must be even and at most the head size ", geo.head_size);
+  for (int p = 0; p < seg.count; ++p)
+    require(seg.rows[p] == 1 && seg.row0[p] == p, "attend_step (CUDA): sequence ", p, " has ", seg.rows[p], " rows, not one");
+  if (seg.count == 0) return;
+  const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(geo.head_size)));
+  attend_split_rows(be, qkv, seg, kv, geo, scale, y, scratch, cuda_kernels::StepRotation{true, rope});
 }
 
 /// Appends every sequence's chunk keys and values to its cache (after swa_forward read them).
