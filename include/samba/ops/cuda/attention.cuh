@@ -336,12 +336,19 @@ __global__ void __launch_bounds__(Threads) attend_split(const float* __restrict_
   constexpr int Dpl = MaxHs / 32, Warps = Threads / 32;
   __shared__ float warp_max[Warps], warp_sum[Warps], warp_out[Warps][MaxHs];
   __shared__ float fresh[3][MaxHs];  // step.active: the rotated query, and the row's own key (rotated) and value
-  cuda::allow_dependent_launch();
-  cuda::wait_for_prior_grids();
   const int split = blockIdx.x, h = blockIdx.y, row = blockIdx.z, lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   int p = 0;
   while (p + 1 < seg.count && row >= seg.row0[p + 1]) ++p;
   const int hs = geo.head_size, q_per_kv = geo.n_head / geo.n_kv_head, g = h / q_per_kv;
+  // Before waiting: a prefetch of the head's first cache rows and of the row's position, so that
+  // their address translations (and lines) are at hand when the kernel reads them. Prefetches
+  // return nothing, so they may touch what the previous kernel still writes.
+  if (threadIdx.x < 2)
+    asm volatile("prefetch.global.L2 [%0];" ::"l"((threadIdx.x == 0 ? kv.keys[p] : kv.values[p]) + g * kv.slots[p] * hs));
+  else if (threadIdx.x == 2)
+    asm volatile("prefetch.global.L2 [%0];" ::"l"(seg.position + p));
+  cuda::allow_dependent_launch();
+  cuda::wait_for_prior_grids();
   const KeyRows source = key_rows(qkv, seg, kv, geo, p, g);
   const long long pos = seg.position[p] + (row - seg.row0[p]);
   long long lo = geo.window > 0 ? pos - geo.window + 1 : 0;
@@ -398,11 +405,19 @@ __global__ void __launch_bounds__(Threads) attend_split(const float* __restrict_
       if (jb < loop_end) source.find(jb, kr[b], vr[b]);
       else kr[b] = vr[b] = nullptr;
     }
+    // Keys and values loaded together (values need not wait for the scores).
+    float kx[Batch][Dpl], vx[Batch][Dpl];
 #pragma unroll
     for (int b = 0; b < Batch; ++b)
 #pragma unroll
-      for (int k = 0; k < Dpl; ++k)
-        if (kr[b] && lane + 32 * k < hs) dot[b] += q[k] * kr[b][lane + 32 * k];
+      for (int k = 0; k < Dpl; ++k) {
+        const bool in = kr[b] && lane + 32 * k < hs;
+        kx[b][k] = in ? kr[b][lane + 32 * k] : 0.0f, vx[b][k] = in ? vr[b][lane + 32 * k] : 0.0f;
+      }
+#pragma unroll
+    for (int b = 0; b < Batch; ++b)
+#pragma unroll
+      for (int k = 0; k < Dpl; ++k) dot[b] += q[k] * kx[b][k];
     float top = m;
 #pragma unroll
     for (int b = 0; b < Batch; ++b) {
@@ -419,8 +434,7 @@ __global__ void __launch_bounds__(Threads) attend_split(const float* __restrict_
       const float e = expf(dot[b] - top);
       l += e;
 #pragma unroll
-      for (int k = 0; k < Dpl; ++k)
-        if (lane + 32 * k < hs) o[k] += e * vr[b][lane + 32 * k];
+      for (int k = 0; k < Dpl; ++k) o[k] += e * vx[b][k];
     }
     m = top;
   }
