@@ -256,6 +256,15 @@ __global__ void __launch_bounds__(gemv_threads, gemv_blocks_per_sm(MaxRows)) gem
   cuda::allow_dependent_launch();
   cuda::wait_for_prior_grids();
 
+  // A residual add reads the outputs of the warp's first and last units now, so that writing them
+  // later needs no round trip (only this warp's lane 0 writes them; middle units read as they go).
+  float y_first[MaxRows] = {}, y_last[MaxRows] = {};
+  if constexpr (Out == GemvOut::accumulate)
+    if (lane == 0 && share.last >= share.first)
+#pragma unroll
+      for (int t = 0; t < MaxRows; ++t)
+        if (t < a.rows) y_first[t] = a.y[t * a.ldy + u_begin + share.first], y_last[t] = a.y[t * a.ldy + u_begin + share.last];
+
   // Stage the input rows, 16 bytes a load where the rows allow.
   const auto aligned = [](const void* p, index_t stride_bytes) { return reinterpret_cast<std::uintptr_t>(p) % 16 == 0 && stride_bytes % 16 == 0; };
   bool wide;
@@ -270,8 +279,12 @@ __global__ void __launch_bounds__(gemv_threads, gemv_blocks_per_sm(MaxRows)) gem
 #pragma unroll
     for (int t = 0; t < MaxRows; ++t) {
       if (t >= a.rows) break;
-      if constexpr (Out == GemvOut::store) a.y[t * a.ldy + unit] = sum[0][t];
-      else if constexpr (Out == GemvOut::accumulate) a.y[t * a.ldy + unit] += sum[0][t];
+      if constexpr (Out == GemvOut::store) {
+        a.y[t * a.ldy + unit] = sum[0][t];
+      } else if constexpr (Out == GemvOut::accumulate) {
+        const int u = unit - u_begin;
+        a.y[t * a.ldy + unit] = (u == share.first ? y_first[t] : u == share.last ? y_last[t] : a.y[t * a.ldy + unit]) + sum[0][t];
+      }
       else a.y_act[t * a.ldy + unit] = store_as<W>(silu(sum[0][t]) * sum[Pair - 1][t]);
     }
   };
