@@ -44,3 +44,10 @@ __device__ __forceinline__ KeyRows key_rows(const float* qkv, const SegmentTable
 }
 
 }  // namespace samba::ops::cuda_kernels
+
+namespace samba::ops {
+
+/// Head sizes the CUDA attention is built for.
+inline constexpr index_t cuda_attention_max_head_size = 256;
+
+}  // namespace samba::ops
