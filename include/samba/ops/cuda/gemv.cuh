@@ -284,8 +284,9 @@ __global__ void __launch_bounds__(gemv_threads, gemv_blocks_per_sm(MaxRows)) gem
       } else if constexpr (Out == GemvOut::accumulate) {
         const int u = unit - u_begin;
         a.y[t * a.ldy + unit] = (u == share.first ? y_first[t] : u == share.last ? y_last[t] : a.y[t * a.ldy + unit]) + sum[0][t];
+      } else {
+        a.y_act[t * a.ldy + unit] = store_as<W>(silu(sum[0][t]) * sum[Pair - 1][t]);
       }
-      else a.y_act[t * a.ldy + unit] = store_as<W>(silu(sum[0][t]) * sum[Pair - 1][t]);
     }
   };
   // Adds group g (in q) to acc; after a unit's last group, the warp's sum is written (or kept for

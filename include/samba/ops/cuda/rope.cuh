@@ -2,12 +2,11 @@
 // rope_dims of each head (SPEC.md "SWA": o1 = x1 cos - x2 sin, o2 = x1 sin + x2 cos,
 // theta_i = base^(-2i/rd)), applied in place to the query and key heads of fused qkv rows.
 // Angles are formed in double, as on the host, so that positions far past 2^24 keep their precision.
-// A decode step's rotation runs inside its attention kernel (attention.cuh, attend_step), which
-// shares rope_sin_cos with rope_qk.
+// A decode step's rotation runs inside its attention kernel (attention_decode.cuh, attend_step),
+// which shares rope_sin_cos with rope_qk.
 #pragma once
 
 #include "samba/backend/cuda.hpp"
-#include "samba/backend/cuda/launch.cuh"
 #include "samba/core/types.hpp"
 #include "samba/ops/cuda/batch.cuh"
 
