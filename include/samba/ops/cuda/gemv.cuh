@@ -119,9 +119,12 @@ __device__ __forceinline__ void store_rounded(W* p, const float (&v)[Width]) {
 
 /// Stages the input rows of a product in xs [rows, in] as W, after the input transform; Width 4:
 /// 16-byte loads (the rows' starts and strides 16-byte aligned, in % 4 == 0), else one element a
-/// load. One load per thread and row per pass for in up to 2048 floats or 4096 bf16.
+/// load. One load per thread and row per pass for in up to 2048 floats or 4096 bf16. RMSNorm reads
+/// the inputs twice (the second time from L1) and takes the gains of its first pass from
+/// first_gains [threads * 4], copied there before the kernel waited for its predecessor (see
+/// gemv_prefetch_gains).
 template <class W, GemvIn In, int MaxRows, int Width>
-__device__ __forceinline__ void gemv_stage(const GemvArgs<W>& a, W* xs) {
+__device__ __forceinline__ void gemv_stage(const GemvArgs<W>& a, W* xs, const float* first_gains) {
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   if constexpr (In == GemvIn::rmsnorm) {
     __shared__ float sums[MaxRows][gemv_warps];
@@ -141,6 +144,7 @@ __device__ __forceinline__ void gemv_stage(const GemvArgs<W>& a, W* xs) {
       for (int o = 16; o > 0; o >>= 1) sq[t] += __shfl_xor_sync(0xffffffffu, sq[t], o);
       if (lane == 0) sums[t][warp] = sq[t];
     }
+    asm volatile("cp.async.wait_all;" ::: "memory");  // this thread's gains, published to the block by:
     __syncthreads();
     float inv_rms[MaxRows];
 #pragma unroll
@@ -152,7 +156,7 @@ __device__ __forceinline__ void gemv_stage(const GemvArgs<W>& a, W* xs) {
 #pragma unroll 1
     for (int i = threadIdx.x * Width; i < a.in; i += gemv_threads * Width) {
       float g[Width];
-      load_floats(a.gain + i, g);
+      load_floats((i < gemv_threads * 4 ? first_gains : a.gain) + i, g);
 #pragma unroll
       for (int t = 0; t < MaxRows; ++t)
         if (t < a.rows) {
@@ -184,6 +188,15 @@ __device__ __forceinline__ void gemv_stage(const GemvArgs<W>& a, W* xs) {
           else xs[t * a.in + i] = a.x[t * a.ldx + i];
         }
   }
+}
+
+/// RMSNorm: the gains [4 * threadIdx.x, + 4) into the same place of gains [threads * 4] (those
+/// of gemv_stage's first pass, for either width), asynchronously; committed with the caller's next
+/// cp.async.commit_group.
+__device__ __forceinline__ void gemv_prefetch_gains(const float* gain, int in, float* gains) {
+  for (int i = threadIdx.x * 4; i < threadIdx.x * 4 + 4 && i < in; ++i)
+    asm volatile("cp.async.ca.shared.global [%0], [%1], 4;" ::"r"(static_cast<unsigned>(__cvta_generic_to_shared(gains + i))), "l"(gain + i)
+                 : "memory");
 }
 
 /// A warp's share of its block's units: the flat range [f0, f1) of (unit, 16-byte chunk) pairs,
@@ -247,12 +260,20 @@ __global__ void __launch_bounds__(gemv_threads, gemv_blocks_per_sm(MaxRows)) gem
     }
   };
 
-  // The first two groups, before waiting for the previous kernel (weights do not depend on it).
+  // The first two groups and the gains of the RMSNorm's first pass, before waiting for the
+  // previous kernel (weights do not depend on it).
   GemvGroup g0 = share.last >= share.first ? GemvGroup{share.first, share.first_chunk} : GemvGroup{-1, 0};
   GemvGroup g1 = next(g0);
   Buffer q0, q1;
   load(q0, g0);
   load(q1, g1);
+  [[maybe_unused]] float* first_gains = nullptr;  // RMSNorm: [threads * 4] floats
+  if constexpr (In == GemvIn::rmsnorm) {
+    __shared__ __align__(16) float gains[gemv_threads * 4];
+    first_gains = gains;
+    gemv_prefetch_gains(a.gain, a.in, first_gains);
+    asm volatile("cp.async.commit_group;" ::: "memory");
+  }
   cuda::allow_dependent_launch();
   cuda::wait_for_prior_grids();
 
@@ -270,8 +291,8 @@ __global__ void __launch_bounds__(gemv_threads, gemv_blocks_per_sm(MaxRows)) gem
   bool wide;
   if constexpr (In == GemvIn::vector) wide = aligned(a.x, a.ldx * static_cast<index_t>(sizeof(W)));
   else wide = a.in % 4 == 0 && aligned(a.xf, a.ldx * 4) && (In != GemvIn::rmsnorm || aligned(a.gain, 0));
-  if (wide) gemv_stage<W, In, MaxRows, 4>(a, xs);
-  else gemv_stage<W, In, MaxRows, 1>(a, xs);
+  if (wide) gemv_stage<W, In, MaxRows, 4>(a, xs, first_gains);
+  else gemv_stage<W, In, MaxRows, 1>(a, xs, first_gains);
   __syncthreads();
 
   float acc[Pair][MaxRows] = {};
