@@ -117,7 +117,7 @@ nlohmann::ordered_json run_bench(ModelT& model, const BenchOptions& o, long long
   j["generate_tokens"] = o.generate;
   j["batch"] = o.batch;
   if (o.context > 0) j["context"] = o.context;
-  if (o.backend.backend == "cuda") j["cuda_graphs"] = o.backend.cuda_graphs, j["persistent_step"] = o.backend.persistent_step;
+  if (o.backend.backend == "cuda") j["cuda_graphs"] = o.backend.cuda_graphs;
   j["prefill_s"] = prefill_s;
   j["decode_s"] = decode_s;
   j["prefill_tokens_per_s"] = prefill_s > 0 ? prompt_tokens / prefill_s : 0.0;

@@ -19,8 +19,6 @@ void add_backend_options(CLI::App* cmd, BackendOptions& o) {
       ->check(CLI::IsMember({"simd", "scalar", "cuda"}));
   cmd->add_option("--device", o.device, "CUDA device of the cuda backend")->capture_default_str()->check(CLI::NonNegativeNumber);
   cmd->add_flag("--no-cuda-graphs{false}", o.cuda_graphs, "Launch every kernel of a decode step instead of replaying a CUDA graph");
-  cmd->add_flag("--no-persistent-step{false}", o.persistent_step,
-                "Run a one-sequence decode step as a kernel per product, conv, scan and attention instead of one persistent kernel");
 #else
   cmd->add_option("--backend", o.backend,
                   "Kernels: simd (xsimd + BLAS, threaded) or scalar (the reference); this build has no CUDA backend "
@@ -63,7 +61,6 @@ AnyModel make_selected(const BackendOptions& o, Make&& make) {
 template <class M>
 void configure(M& model, const BackendOptions& o) {
   if constexpr (requires { model.set_graphs(true); }) model.set_graphs(o.cuda_graphs);
-  if constexpr (requires { model.set_persistent_steps(true); }) model.set_persistent_steps(o.persistent_step);
   (void)model, (void)o;
 }
 

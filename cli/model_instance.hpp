@@ -31,7 +31,6 @@ struct BackendOptions {
   std::string dtype = "f32";
   int device = 0;            // CUDA device
   bool cuda_graphs = true;   // decode steps replay CUDA graphs
-  bool persistent_step = true;  // a one-sequence decode step runs as one persistent kernel
 };
 void add_backend_options(CLI::App* cmd, BackendOptions& options);
 

@@ -31,15 +31,6 @@ __device__ __forceinline__ void allow_dependent_launch() {
 #endif
 }
 
-/// The wait of a kernel body written for more than one kind of launch (see decode_step.cuh): as a
-/// kernel of its own, it lets its successor launch and waits for its predecessor.
-struct AfterPriorGrids {
-  __device__ __forceinline__ void operator()() const {
-    allow_dependent_launch();
-    wait_for_prior_grids();
-  }
-};
-
 /// kernel<<<grid, block, shared, be.stream()>>>(args...), marked as a dependent launch where the
 /// device supports it; throws Error naming `what` when the launch fails.
 template <class... Params, class... Args>

@@ -6,7 +6,6 @@
 #include <cuda_runtime.h>
 
 #include <cstddef>
-#include <algorithm>
 #include <cstdint>
 #include <vector>
 
@@ -107,46 +106,6 @@ class StepGraph {
  private:
   cudaGraphExec_t exec_ = nullptr;
   std::vector<std::uintptr_t> key_;
-};
-
-/// The device side of the persistent decode step (ops/cuda/decode_step.cuh): its program, uploaded
-/// when it changes, the barrier counters and attention tickets zeroed before every step, the
-/// attention's partial results, and the launch size for the program's shared memory.
-class StepProgram {
- public:
-  /// The device copy of `bytes` program bytes at `data`, uploaded (stream-ordered) unless they are
-  /// those of the last upload.
-  const void* upload(const backend::Cuda& be, const void* data, std::size_t bytes) {
-    const auto* first = static_cast<const std::byte*>(data);
-    if (bytes != host_.size() || !std::equal(first, first + bytes, host_.begin())) {
-      if (device_.size() < bytes) device_ = cuda::DeviceBuffer<std::byte>(bytes);
-      host_.assign(first, first + bytes);
-      cuda::check(cudaMemcpyAsync(device_.data(), host_.data(), bytes, cudaMemcpyHostToDevice, be.stream()), "cudaMemcpyAsync (step program)");
-    }
-    return device_.data();
-  }
-  /// `count` counters (grown, never shrunk) and `floats` floats of partial results.
-  unsigned* counters(index_t count) { return grown(counters_, count); }
-  float* partial(index_t floats) { return grown(partial_, floats); }
-  /// Blocks of the step for `shared` bytes of dynamic shared memory (`blocks_for(shared)` when it changes).
-  template <class BlocksFor>
-  int blocks(std::size_t shared, BlocksFor&& blocks_for) {
-    if (shared != shared_ || blocks_ == 0) blocks_ = blocks_for(shared), shared_ = shared;
-    return blocks_;
-  }
-
- private:
-  template <class T>
-  static T* grown(cuda::DeviceBuffer<T>& buffer, index_t count) {
-    if (buffer.size() < static_cast<std::size_t>(count)) buffer = cuda::DeviceBuffer<T>(static_cast<std::size_t>(count));
-    return buffer.data();
-  }
-  cuda::DeviceBuffer<std::byte> device_;
-  std::vector<std::byte> host_;
-  cuda::DeviceBuffer<unsigned> counters_;
-  cuda::DeviceBuffer<float> partial_;
-  std::size_t shared_ = 0;
-  int blocks_ = 0;
 };
 
 }  // namespace cuda_detail

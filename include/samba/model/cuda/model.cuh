@@ -13,7 +13,6 @@
 #include "samba/model/cuda/model.hpp"
 #include "samba/ops/cuda/attention.cuh"
 #include "samba/ops/cuda/causal_conv1d.cuh"
-#include "samba/ops/cuda/decode_step.cuh"
 #include "samba/ops/cuda/elementwise.cuh"
 #include "samba/ops/cuda/gemv.cuh"
 #include "samba/ops/cuda/linear.cuh"
@@ -64,7 +63,7 @@ struct Model<S, backend::Cuda, W>::Weights {
 template <ModelShape S, class W>
 Model<S, backend::Cuda, W>::Model(ModelConfig config, backend::Cuda backend)
     : host_(std::move(config)), backend_(std::move(backend)), staging_(std::make_unique<cuda_detail::Staging>()),
-      graph_(std::make_unique<cuda_detail::StepGraph>()), program_(std::make_unique<cuda_detail::StepProgram>()) {
+      graph_(std::make_unique<cuda_detail::StepGraph>()) {
   const ModelConfig& c = host_.config();
   for (const auto& spec : c.sublayers) {
     if (spec.kind == SublayerKind::mamba)
@@ -342,10 +341,6 @@ void Model<S, backend::Cuda, W>::forward_chunk(std::span<const ChunkPart> parts,
   for (const auto& a : w.attentions) few_rows = few_rows && serves(D, a.qkv.data()) && serves(H * hs, a.proj.data());
   for (const auto& m : w.mlps) few_rows = few_rows && serves(D, m.gate_up.data()) && serves(I, m.down.data());
   const bool one_row_each = max_rows == 1 && T == seg.count;
-  // A decode step of one sequence runs as one persistent kernel (decode_step.cuh): the sublayers
-  // below record its phases instead of launching kernels.
-  const bool persistent = persistent_steps_ && few_rows && T == 1 && seg.count == 1 && !observer && ops::decode_step_serves(N, hs);
-  std::vector<k::StepPhase<W>>* record = nullptr;
   using In = k::GemvIn;
   using Out = k::GemvOut;
   auto product = [&]<In Input, Out Output>(std::integral_constant<In, Input>, std::integral_constant<Out, Output>, const void* input,
@@ -358,21 +353,7 @@ void Model<S, backend::Cuda, W>::forward_chunk(std::span<const ChunkPart> parts,
     if constexpr (Output == Out::swiglu) a.y_act = static_cast<W*>(y);
     else a.y = static_cast<float*>(y);
     a.rows = static_cast<int>(rows < 0 ? T : rows), a.in = static_cast<int>(in), a.out = static_cast<int>(outs);
-    if (!record) {
-      ops::gemv<Input, Output>(be, a);
-      return;
-    }
-    using Kind = k::StepPhaseKind;
-    k::StepPhase<W> phase;
-    if constexpr (Output == Out::swiglu) phase.kind = Kind::gemv_norm_swiglu;
-    else if constexpr (Output == Out::accumulate) phase.kind = Kind::gemv_accumulate;
-    else if constexpr (Input == In::rmsnorm) phase.kind = Kind::gemv_norm_store;
-    else if constexpr (Input == In::cast) phase.kind = Kind::gemv_cast_store;
-    else phase.kind = Kind::gemv_store;
-    static_assert(Output != Out::accumulate || Input == In::vector, "the persistent step's residual-add products read a vector");
-    static_assert(Output != Out::swiglu || Input == In::rmsnorm, "the persistent step's SwiGLU products read the RMSNorm");
-    phase.gemv = a;
-    record->push_back(phase);
+    ops::gemv<Input, Output>(be, a);
   };
   constexpr std::integral_constant<In, In::vector> vector{};
   constexpr std::integral_constant<In, In::cast> cast{};
@@ -381,8 +362,10 @@ void Model<S, backend::Cuda, W>::forward_chunk(std::span<const ChunkPart> parts,
   constexpr std::integral_constant<Out, Out::accumulate> accumulate{};
   constexpr std::integral_constant<Out, Out::swiglu> swiglu{};
 
-  // The sublayers and the head, from the embedded rows in x to the logits.
-  auto layers = [&] {
+  // Everything the chunk queues on the stream, from the token upload to the logits download.
+  auto enqueue = [&] {
+    ops::stage_inputs(be, staging.tokens, d_tokens, T, staging.positions, d_positions, seg.count);
+    ops::embed_rows(be, w.embedding.data(), d_tokens, x, T, D);
     index_t block = 0;
     for (std::size_t i = 0; i < w.sublayers.size(); ++i) {
       const auto& sub = w.sublayers[i];
@@ -408,14 +391,7 @@ void Model<S, backend::Cuda, W>::forward_chunk(std::span<const ChunkPart> parts,
           constexpr bool same = std::is_same_v<A, float>;
           A* xc_a = same ? nullptr : at<A>(scratch, o_xc_a);
           input_product(m.in_proj.data(), xz, 2 * E, 2 * E);
-          if (record) {
-            k::StepPhase<W> phase;
-            phase.kind = k::StepPhaseKind::conv;
-            phase.conv = {xz, conv[sub.index].at[0], m.conv_w.data(), m.conv_b.data(), xc, xc_a, E, static_cast<int>(K)};
-            record->push_back(phase);
-          } else {
-            ops::causal_conv1d_silu(be, xz, 2 * E, seg, conv[sub.index], m.conv_w.data(), m.conv_b.data(), xc, xc_a, E, K);
-          }
+          ops::causal_conv1d_silu(be, xz, 2 * E, seg, conv[sub.index], m.conv_w.data(), m.conv_b.data(), xc, xc_a, E, K);
           const A* xc_in = same ? reinterpret_cast<const A*>(xc) : xc_a;
           ops::cuda_kernels::ScanInputs scan{xc, dt, m.dt_bias.data(), m.a.data(), dbc + R, dbc + R + N, proj, m.d.data(), xz + E, 2 * E};
           if (few_rows) {
@@ -435,14 +411,7 @@ void Model<S, backend::Cuda, W>::forward_chunk(std::span<const ChunkPart> parts,
               ops::linear(be, dt_low, R, m.dt_proj.data(), dt, E, T, R, E);
             }
           }
-          if (record) {
-            k::StepPhase<W> phase;
-            phase.kind = k::StepPhaseKind::scan;
-            phase.scan = {scan, ssm[sub.index].at[0], y, E, static_cast<int>(N)};
-            record->push_back(phase);
-          } else {
-            ops::selective_scan<A, W>(be, scan, seg, ssm[sub.index], y, E, N, at<float>(scratch, o_scan));
-          }
+          ops::selective_scan<A, W>(be, scan, seg, ssm[sub.index], y, E, N, at<float>(scratch, o_scan));
           output_product(y, E, m.out_proj.data());
           break;
         }
@@ -452,14 +421,7 @@ void Model<S, backend::Cuda, W>::forward_chunk(std::span<const ChunkPart> parts,
           float* qkv = at<float>(scratch, o_qkv);
           A* att = at<A>(scratch, o_att);
           input_product(a.qkv.data(), qkv, qkv_width, qkv_width);
-          if (record) {  // the splits are set once the step's launch size is known
-            const ops::cuda_kernels::RopeParams rope{static_cast<int>(c.attention.rope_dims), c.attention.rope_base, c.attention.position_scale};
-            k::StepPhase<W> phase;
-            phase.kind = k::StepPhaseKind::attend;
-            phase.attend = {{qkv, kv[sub.index].keys[0], kv[sub.index].values[0], kv[sub.index].slots[0], d_positions}, geo,
-                            static_cast<float>(1.0 / std::sqrt(static_cast<double>(hs))), {true, rope}, nullptr, nullptr, 0, 0, att};
-            record->push_back(phase);
-          } else if (one_row_each) {  // rotation, cache append and attention in one kernel
+          if (one_row_each) {  // rotation, cache append and attention in one kernel
             const ops::cuda_kernels::RopeParams rope{static_cast<int>(c.attention.rope_dims), c.attention.rope_base, c.attention.position_scale};
             ops::attend_step(be, qkv, seg, kv[sub.index], geo, rope, att, at<float>(scratch, o_att_scratch));
           } else {
@@ -500,58 +462,6 @@ void Model<S, backend::Cuda, W>::forward_chunk(std::span<const ChunkPart> parts,
     if (logit_rows > 0) ops::linear(be, normed, D, w.head(c.tie_embeddings), d_logits, V, logit_rows, D, V);
   };
 
-  // A persistent step: its program recorded, its attention split over the resident blocks, and the
-  // program uploaded where it changed.
-  const k::StepPhase<W>* program = nullptr;
-  int phases = 0, step_blocks = 0;
-  std::size_t step_shared = 0;
-  unsigned* counters = nullptr;
-  index_t counter_count = 0;
-  if (persistent) {
-    std::vector<k::StepPhase<W>> recorded;
-    record = &recorded;
-    layers();
-    record = nullptr;
-    for (const auto& phase : recorded) step_shared = std::max(step_shared, ops::step_phase_shared(phase));
-    step_blocks = program_->blocks(step_shared, [&](std::size_t bytes) { return ops::decode_step_blocks<W>(be, bytes); });
-    require(step_blocks > 0, "CUDA model: the persistent decode step does not fit on the device (", step_shared,
-            " bytes of shared memory a block); set_persistent_steps(false) launches its kernels one by one");
-    // The counters: one per phase (its arrivals), then one per head of every attention phase (its
-    // finished splits); the attention phases share one area of partial results.
-    phases = static_cast<int>(recorded.size());
-    counter_count = phases;
-    index_t partial_floats = 1;
-    const long long keys_seen = seg.first[0] + 1;  // the step's row sees itself and what came before, up to the window
-    for (auto& phase : recorded) {
-      if (phase.kind != k::StepPhaseKind::attend) continue;
-      k::StepAttend& a = phase.attend;
-      const long long keys = a.geo.window > 0 ? std::min<long long>(keys_seen, a.geo.window) : keys_seen;
-      a.splits = ops::step_attend_splits(keys, a.geo.n_head, step_blocks);
-      a.keys = static_cast<int>((keys + a.splits - 1) / a.splits);
-      counter_count += a.geo.n_head;
-      partial_floats = std::max<index_t>(partial_floats, static_cast<index_t>(a.splits) * a.geo.n_head * (a.geo.head_size + 2));
-    }
-    counters = program_->counters(counter_count);
-    float* partial = program_->partial(partial_floats);
-    unsigned* tickets = counters + phases;
-    for (auto& phase : recorded)
-      if (phase.kind == k::StepPhaseKind::attend) phase.attend.tickets = tickets, phase.attend.partial = partial, tickets += phase.attend.geo.n_head;
-    program = static_cast<const k::StepPhase<W>*>(program_->upload(be, recorded.data(), recorded.size() * sizeof(k::StepPhase<W>)));
-  }
-
-  // Everything the chunk queues on the stream, from the token upload to the logits download.
-  auto enqueue = [&] {
-    ops::stage_inputs(be, staging.tokens, d_tokens, T, staging.positions, d_positions, seg.count);
-    ops::embed_rows(be, w.embedding.data(), d_tokens, x, T, D);
-    if (!persistent) {
-      layers();
-      return;
-    }
-    cuda::check(cudaMemsetAsync(counters, 0, static_cast<std::size_t>(counter_count) * sizeof(unsigned), be.stream()),
-                "cudaMemsetAsync (step counters)");
-    ops::decode_step(be, program, phases, counters, step_blocks, step_shared);
-  };
-
   // Decode steps (one row per sequence) replay a CUDA graph of the whole step: it is captured
   // again only when what its launches are bound to changes (states, scratch, batch, key splits).
   // The graph holds kernels only (no memcpy nodes), whose pointers stay valid as long as the
@@ -562,18 +472,13 @@ void Model<S, backend::Cuda, W>::forward_chunk(std::span<const ChunkPart> parts,
                                     reinterpret_cast<std::uintptr_t>(staging.tokens), reinterpret_cast<std::uintptr_t>(staging.positions),
                                     reinterpret_cast<std::uintptr_t>(staging.logits), static_cast<std::uintptr_t>(T),
                                     static_cast<std::uintptr_t>(logit_rows)};
-    if (persistent) {  // the states and the attention splits are in the program, which is data
-      key.insert(key.end(), {reinterpret_cast<std::uintptr_t>(program), static_cast<std::uintptr_t>(phases), reinterpret_cast<std::uintptr_t>(counters),
-                             static_cast<std::uintptr_t>(counter_count), static_cast<std::uintptr_t>(step_blocks), step_shared});
-    } else {
-      for (const auto& ptrs : conv) key.insert(key.end(), reinterpret_cast<const std::uintptr_t*>(ptrs.at), reinterpret_cast<const std::uintptr_t*>(ptrs.at) + seg.count);
-      for (const auto& ptrs : ssm) key.insert(key.end(), reinterpret_cast<const std::uintptr_t*>(ptrs.at), reinterpret_cast<const std::uintptr_t*>(ptrs.at) + seg.count);
-      for (const auto& ptrs : kv)
-        for (int p = 0; p < seg.count; ++p)
-          key.insert(key.end(), {reinterpret_cast<std::uintptr_t>(ptrs.keys[p]), reinterpret_cast<std::uintptr_t>(ptrs.values[p]),
-                                 static_cast<std::uintptr_t>(ptrs.slots[p])});
-      key.insert(key.end(), splits.begin(), splits.end());
-    }
+    for (const auto& ptrs : conv) key.insert(key.end(), reinterpret_cast<const std::uintptr_t*>(ptrs.at), reinterpret_cast<const std::uintptr_t*>(ptrs.at) + seg.count);
+    for (const auto& ptrs : ssm) key.insert(key.end(), reinterpret_cast<const std::uintptr_t*>(ptrs.at), reinterpret_cast<const std::uintptr_t*>(ptrs.at) + seg.count);
+    for (const auto& ptrs : kv)
+      for (int p = 0; p < seg.count; ++p)
+        key.insert(key.end(), {reinterpret_cast<std::uintptr_t>(ptrs.keys[p]), reinterpret_cast<std::uintptr_t>(ptrs.values[p]),
+                               static_cast<std::uintptr_t>(ptrs.slots[p])});
+    key.insert(key.end(), splits.begin(), splits.end());
     graph_->run(be, key, enqueue);
   } else {
     enqueue();

@@ -25,7 +25,6 @@ namespace samba {
 namespace cuda_detail {
 struct Staging;  // model.cuh
 class StepGraph;
-class StepProgram;
 }  // namespace cuda_detail
 
 /// Tokens a CUDA forward pass processes at once by default: enough rows for the matrix products to
@@ -100,12 +99,6 @@ class Model<S, backend::Cuda, W> {
   void set_graphs(bool on) { graphs_ = on; }
   bool graphs() const { return graphs_; }
 
-  /// Whether a decode step of one sequence runs as one persistent kernel (default on;
-  /// ops/cuda/decode_step.cuh) where the model's sizes allow; off launches a kernel per product,
-  /// conv, scan and attention.
-  void set_persistent_steps(bool on) { persistent_steps_ = on; }
-  bool persistent_steps() const { return persistent_steps_; }
-
   /// Bytes of weights on the GPU.
   std::size_t device_weight_bytes() const;
 
@@ -126,9 +119,7 @@ class Model<S, backend::Cuda, W> {
   std::unique_ptr<std::mutex> mutex_ = std::make_unique<std::mutex>();
   std::unique_ptr<cuda_detail::Staging> staging_;
   std::unique_ptr<cuda_detail::StepGraph> graph_;
-  std::unique_ptr<cuda_detail::StepProgram> program_;
   bool graphs_ = true;
-  bool persistent_steps_ = true;
 };
 
 }  // namespace samba

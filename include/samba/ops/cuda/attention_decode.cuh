@@ -43,53 +43,41 @@ struct StepRotation {
   RopeParams rope;
 };
 
-/// One sequence as a decode attention block sees it: its first stacked row of qkv, its cache of
-/// keys and values [G, slots, hs], and its first row's position in device memory.
-struct AttendSequence {
-  const float* qkv;
-  float* keys;
-  float* values;
-  long long slots;
-  const long long* position;
-};
-
-/// One query row of one head against `keys` of its keys (flash-decoding): each of the Threads / 32
-/// warps scores keys in turn (lanes over the head's dims) with its own online softmax; the block
-/// merges its warps and writes (max, sum, o[hs]) for merge_splits, or, when one split holds all of
-/// the row's keys (splits == 1), the normalized output y [T, H, hs] as A itself. partial [T, H,
-/// splits, hs + 2]. `row` is the stacked row, `row_in_sequence` its place in the sequence. With
-/// step.active the block rotates its query (and, in the split holding the row's own key, that key)
-/// in shared memory first; that split's block of the group's first head writes the key and value
-/// into the cache slot of the row's position, which held position - window, a key no query of the
-/// step sees. wait() returns once qkv, the caches and the position may be read.
-template <int MaxHs, class A, int Threads, int Batch, class Wait>
-__device__ __forceinline__ void attend_block(const AttendSequence& seq, int row, int row_in_sequence, int split,
-                                             int h, const AttentionGeometry& geo, float scale, float* partial, int splits, int keys, A* y,
-                                             const StepRotation& step, const Wait& wait) {
+/// grid (key splits, heads, stacked rows): one query row of one head against `keys` of its keys
+/// (flash-decoding): each warp scores keys in turn (lanes over the head's dims) with its own
+/// online softmax; the block merges its warps and writes (max, sum, o[hs]) for merge_splits, or,
+/// when one split holds all of the row's keys (splits == 1), the normalized output y [T, H, hs]
+/// as A itself. partial [T, H, splits, hs + 2]. With step.active the block rotates its query
+/// (and, in the split holding the row's own key, that key) in shared memory first; that split's
+/// block of the group's first head writes the key and value into the cache slot of the row's
+/// position, which held position - window, a key no query of the step sees.
+template <int MaxHs, class A, int Threads, int Batch>
+__global__ void __launch_bounds__(Threads) attend_split(const float* __restrict__ qkv, SegmentTable seg, KvPointers kv,
+                                                              AttentionGeometry geo, float scale, float* __restrict__ partial, int splits,
+                                                              int keys, A* __restrict__ y, StepRotation step) {
   constexpr int Dpl = MaxHs / 32, Warps = Threads / 32;
   __shared__ float warp_max[Warps], warp_sum[Warps], warp_out[Warps][MaxHs];
   __shared__ float fresh[3][MaxHs];  // step.active: the rotated query, and the row's own key (rotated) and value
-  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  const int split = blockIdx.x, h = blockIdx.y, row = blockIdx.z, lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  int p = 0;
+  while (p + 1 < seg.count && row >= seg.row0[p + 1]) ++p;
   const int hs = geo.head_size, q_per_kv = geo.n_head / geo.n_kv_head, g = h / q_per_kv;
-  const index_t width = static_cast<index_t>(geo.n_kv_head) * (q_per_kv + 2) * hs;  // floats per qkv row
-  float* const keys_g = seq.keys + g * seq.slots * hs;                                // [slots, hs] of this KV head
-  float* const values_g = seq.values + g * seq.slots * hs;
   // Before waiting: a prefetch of the head's first cache rows and of the row's position, so that
-  // their address translations (and lines) are at hand when the block reads them. Prefetches
+  // their address translations (and lines) are at hand when the kernel reads them. Prefetches
   // return nothing, so they may touch what the previous kernel still writes.
   if (threadIdx.x < 2)
-    asm volatile("prefetch.global.L2 [%0];" ::"l"(threadIdx.x == 0 ? keys_g : values_g));
+    asm volatile("prefetch.global.L2 [%0];" ::"l"((threadIdx.x == 0 ? kv.keys[p] : kv.values[p]) + g * kv.slots[p] * hs));
   else if (threadIdx.x == 2)
-    asm volatile("prefetch.global.L2 [%0];" ::"l"(seq.position));
-  wait();
-  const long long first = *seq.position;
-  const KeyRows source{seq.qkv + (g * (q_per_kv + 2) + q_per_kv) * hs, width, keys_g, values_g, first, geo.window, hs};
-  const long long pos = first + row_in_sequence;
+    asm volatile("prefetch.global.L2 [%0];" ::"l"(seg.position + p));
+  cuda::allow_dependent_launch();
+  cuda::wait_for_prior_grids();
+  const KeyRows source = key_rows(qkv, seg, kv, geo, p, g);
+  const long long pos = seg.position[p] + (row - seg.row0[p]);
   long long lo = geo.window > 0 ? pos - geo.window + 1 : 0;
   if (lo < 0) lo = 0;
   const long long begin = lo + static_cast<long long>(split) * keys;
   const long long end = min(pos + 1, begin + keys);
-  const float* q_row = seq.qkv + row_in_sequence * width + (g * (q_per_kv + 2) + h % q_per_kv) * hs;
+  const float* q_row = qkv + static_cast<index_t>(row) * source.width + (g * (q_per_kv + 2) + h % q_per_kv) * hs;
   // step.active: the row's own key (in the last split holding keys) is scored from `fresh` after
   // the loop, by the warp whose turn it would have been.
   const bool own_key = step.active && begin <= pos && pos < end;
@@ -114,8 +102,8 @@ __device__ __forceinline__ void attend_block(const AttendSequence& seq, int row,
     __syncthreads();
     if (own_key && h % q_per_kv == 0) {
       const long long slot = geo.window > 0 ? pos % geo.window : pos;
-      float* key = keys_g + slot * hs;      // [hs]
-      float* value = values_g + slot * hs;  // [hs]
+      float* key = kv.keys[p] + (g * kv.slots[p] + slot) * hs;      // [hs]
+      float* value = kv.values[p] + (g * kv.slots[p] + slot) * hs;  // [hs]
       for (int d = threadIdx.x; d < hs; d += Threads) key[d] = fresh[1][d], value[d] = fresh[2][d];
     }
   }
@@ -205,49 +193,24 @@ __device__ __forceinline__ void attend_block(const AttendSequence& seq, int row,
   if (threadIdx.x == 0 && splits > 1) out[0] = top, out[1] = total;
 }
 
-/// grid (key splits, heads, stacked rows): attend_block for each.
-template <int MaxHs, class A, int Threads, int Batch>
-__global__ void __launch_bounds__(Threads) attend_split(const float* __restrict__ qkv, SegmentTable seg, KvPointers kv,
-                                                              AttentionGeometry geo, float scale, float* __restrict__ partial, int splits,
-                                                              int keys, A* __restrict__ y, StepRotation step) {
-  const int row = static_cast<int>(blockIdx.z);
-  int p = 0;
-  while (p + 1 < seg.count && row >= seg.row0[p + 1]) ++p;
-  const index_t width = static_cast<index_t>(geo.n_kv_head) * (geo.n_head / geo.n_kv_head + 2) * geo.head_size;
-  const AttendSequence seq{qkv + seg.row0[p] * width, kv.keys[p], kv.values[p], kv.slots[p], seg.position + p};
-  attend_block<MaxHs, A, Threads, Batch>(seq, row, row - seg.row0[p], static_cast<int>(blockIdx.x), static_cast<int>(blockIdx.y), geo, scale,
-                                         partial, splits, keys, y, step, cuda::AfterPriorGrids{});
-}
-
-/// grid (heads, stacked rows): merge_head for each; merges a row's key splits (softmax-weighted) into y [T, H, hs] as A.
-/// Merges the key splits of head h of stacked row `row` (softmax-weighted) into y [T, H, hs] as A;
-/// the partial results are read past the L1 (other blocks of a persistent kernel wrote them).
-template <class A>
-__device__ __forceinline__ void merge_head(const float* partial, int splits, const AttentionGeometry& geo, A* y, int h, int row) {
-  const int hs = geo.head_size;
-  const float* in = partial + (static_cast<index_t>(row) * geo.n_head + h) * splits * (hs + 2);
-  float top = -INFINITY;
-  for (int s = 0; s < splits; ++s) top = fmaxf(top, __ldcg(in + s * (hs + 2)));
-  float total = 0.0f;
-  for (int s = 0; s < splits; ++s) {
-    const float m = __ldcg(in + s * (hs + 2));
-    if (m != -INFINITY) total += __ldcg(in + s * (hs + 2) + 1) * expf(m - top);
-  }
-  for (int d = threadIdx.x; d < hs; d += blockDim.x) {
-    float acc = 0.0f;
-    for (int s = 0; s < splits; ++s) {
-      const float m = __ldcg(in + s * (hs + 2));
-      if (m != -INFINITY) acc += __ldcg(in + s * (hs + 2) + 2 + d) * expf(m - top);
-    }
-    y[(static_cast<index_t>(row) * geo.n_head + h) * hs + d] = store_as<A>(acc / total);
-  }
-}
-
+/// grid (heads, stacked rows): merges a row's key splits (softmax-weighted) into y [T, H, hs] as A.
 template <class A>
 __global__ void merge_splits(const float* __restrict__ partial, int splits, AttentionGeometry geo, A* __restrict__ y) {
   cuda::allow_dependent_launch();
   cuda::wait_for_prior_grids();
-  merge_head(partial, splits, geo, y, static_cast<int>(blockIdx.x), static_cast<int>(blockIdx.y));
+  const int h = blockIdx.x, row = blockIdx.y, hs = geo.head_size;
+  const float* in = partial + (static_cast<index_t>(row) * geo.n_head + h) * splits * (hs + 2);
+  float top = -INFINITY;
+  for (int s = 0; s < splits; ++s) top = fmaxf(top, in[s * (hs + 2)]);
+  float total = 0.0f;
+  for (int s = 0; s < splits; ++s)
+    if (in[s * (hs + 2)] != -INFINITY) total += in[s * (hs + 2) + 1] * expf(in[s * (hs + 2)] - top);
+  for (int d = threadIdx.x; d < hs; d += blockDim.x) {
+    float acc = 0.0f;
+    for (int s = 0; s < splits; ++s)
+      if (in[s * (hs + 2)] != -INFINITY) acc += in[s * (hs + 2) + 2 + d] * expf(in[s * (hs + 2)] - top);
+    y[(static_cast<index_t>(row) * geo.n_head + h) * hs + d] = store_as<A>(acc / total);
+  }
 }
 
 }  // namespace cuda_kernels

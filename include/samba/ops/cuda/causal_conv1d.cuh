@@ -68,44 +68,34 @@ __global__ void conv_history(const float* __restrict__ x, index_t x_stride, Segm
   }
 }
 
-/// One channel e of a decode step's row (x_row [channels] of stride-1 channels, y_row likewise):
-/// the conv of that row against the history hist [K-1, channels], and the history moved forward
-/// by it, in one pass. Threads past the channels (active false) only take part in wait().
-template <int K, class A, class Wait>
-__device__ __forceinline__ void conv_step_channel(const float* x_row, float* hist, const float* w, const float* b, float* y_row, A* y_cast_row,
-                                                  index_t channels, index_t e, bool active, const Wait& wait) {
-  float weight[K];  // weights, read before waiting for the inputs (nothing writes them)
-  float bias = 0.0f;
-  if (active) {
-#pragma unroll
-    for (int k = 0; k < K; ++k) weight[k] = w[e * K + k];
-    bias = b[e];
-  }
-  wait();
-  if (!active) return;
-  float window[K];
-#pragma unroll
-  for (int k = 0; k < K - 1; ++k) window[k] = hist[k * channels + e];
-  window[K - 1] = x_row[e];
-  float acc = bias;
-#pragma unroll
-  for (int k = 0; k < K; ++k) acc += weight[k] * window[k];
-  const float out = silu(acc);
-  y_row[e] = out;
-  if (y_cast_row) y_cast_row[e] = store_as<A>(out);
-#pragma unroll
-  for (int k = 0; k < K - 1; ++k) hist[k * channels + e] = window[k + 1];
-}
-
-/// grid (channel blocks, sequences), one row per sequence (a decode step): conv_step_channel for
-/// each channel of each sequence's row.
+/// grid (channel blocks, sequences), one row per sequence (a decode step): the conv of that row
+/// against the history, and the history moved forward by it, in one pass per channel.
 template <int K, class A>
 __global__ void conv_step(const float* __restrict__ x, index_t x_stride, SegmentTable seg, StatePointers history,
                           const float* __restrict__ w, const float* __restrict__ b, float* __restrict__ y, A* __restrict__ y_cast,
                           index_t channels) {
-  const index_t e = static_cast<index_t>(blockIdx.x) * blockDim.x + threadIdx.x, row = seg.row0[blockIdx.y];
-  conv_step_channel<K, A>(x + row * x_stride, history.at[blockIdx.y], w, b, y + row * channels, y_cast ? y_cast + row * channels : nullptr,
-                          channels, e, e < channels, cuda::AfterPriorGrids{});
+  const index_t e = static_cast<index_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (e >= channels) return;
+  float weight[K];  // weights, read before waiting for the previous kernel (no kernel writes them)
+#pragma unroll
+  for (int k = 0; k < K; ++k) weight[k] = w[e * K + k];
+  const float bias = b[e];
+  cuda::allow_dependent_launch();
+  cuda::wait_for_prior_grids();
+  float* hist = history.at[blockIdx.y];
+  const index_t row = seg.row0[blockIdx.y];
+  float window[K];
+#pragma unroll
+  for (int k = 0; k < K - 1; ++k) window[k] = hist[k * channels + e];
+  window[K - 1] = x[row * x_stride + e];
+  float acc = bias;
+#pragma unroll
+  for (int k = 0; k < K; ++k) acc += weight[k] * window[k];
+  const float out = silu(acc);
+  y[row * channels + e] = out;
+  if (y_cast) y_cast[row * channels + e] = store_as<A>(out);
+#pragma unroll
+  for (int k = 0; k < K - 1; ++k) hist[k * channels + e] = window[k + 1];
 }
 
 }  // namespace cuda_kernels

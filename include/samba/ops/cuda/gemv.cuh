@@ -229,18 +229,16 @@ struct GemvGroup {
 /// first two groups are loaded before the kernel waits for its predecessor. Dynamic shared memory:
 /// the staged input, then [warps, 2, Pair, MaxRows] floats of partial sums. MaxRows: 1, or
 /// gemv_max_rows for launches of 2 to that many rows.
-///
-/// This is block `block` of `blocks` (gemv_fused: the launch's blocks; a persistent kernel may run
-/// it as one of its phases, decode_step.cuh); wait() returns once the inputs may be read.
-template <class W, GemvIn In, GemvOut Out, int MaxRows, class Wait>
-__device__ __forceinline__ void gemv_block(const GemvArgs<W>& a, int block, int blocks, unsigned char* gemv_shared, const Wait& wait) {
+template <class W, GemvIn In, GemvOut Out, int MaxRows>
+__global__ void __launch_bounds__(gemv_threads, gemv_blocks_per_sm(MaxRows)) gemv_fused(GemvArgs<W> a) {
   constexpr int per_load = 16 / sizeof(W), Pair = Out == GemvOut::swiglu ? 2 : 1, Loads = gemv_group_loads / Pair, Span = 32 * Loads;
+  extern __shared__ __align__(16) unsigned char gemv_shared[];
   W* xs = reinterpret_cast<W*>(gemv_shared);  // [rows, in]
   float* partial = reinterpret_cast<float*>(gemv_shared + gemv_partial_offset(static_cast<std::size_t>(a.rows) * a.in * sizeof(W)));
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const int chunks = a.in / per_load, units = a.out / Pair;
-  const int u_begin = static_cast<int>(static_cast<long long>(units) * block / blocks);
-  const int u_end = static_cast<int>(static_cast<long long>(units) * (block + 1) / blocks);
+  const int u_begin = static_cast<int>(static_cast<long long>(units) * blockIdx.x / gridDim.x);
+  const int u_end = static_cast<int>(static_cast<long long>(units) * (blockIdx.x + 1) / gridDim.x);
   const long long block_chunks = static_cast<long long>(u_end - u_begin) * chunks;
   const GemvShare share(block_chunks, warp, chunks);
   const auto stop = [&](int u) { return u == share.last ? share.last_end : chunks; };
@@ -276,7 +274,8 @@ __device__ __forceinline__ void gemv_block(const GemvArgs<W>& a, int block, int 
     gemv_prefetch_gains(a.gain, a.in, first_gains);
     asm volatile("cp.async.commit_group;" ::: "memory");
   }
-  wait();
+  cuda::allow_dependent_launch();
+  cuda::wait_for_prior_grids();
 
   // A residual add reads the outputs of the warp's first and last units now, so that writing them
   // later needs no round trip (only this warp's lane 0 writes them; middle units read as they go).
@@ -382,13 +381,6 @@ __device__ __forceinline__ void gemv_block(const GemvArgs<W>& a, int block, int 
       for (int t = 0; t < MaxRows; ++t) sum[p][t] += part[p * MaxRows + t];
   }
   write(u_begin + u, sum);
-}
-
-/// The fused decode product as a kernel of its own (see gemv_block), one wave of blocks.
-template <class W, GemvIn In, GemvOut Out, int MaxRows>
-__global__ void __launch_bounds__(gemv_threads, gemv_blocks_per_sm(MaxRows)) gemv_fused(GemvArgs<W> a) {
-  extern __shared__ __align__(16) unsigned char gemv_shared[];
-  gemv_block<W, In, Out, MaxRows>(a, static_cast<int>(blockIdx.x), static_cast<int>(gridDim.x), gemv_shared, cuda::AfterPriorGrids{});
 }
 
 }  // namespace cuda_kernels

@@ -87,39 +87,27 @@ __host__ __device__ inline bool scan_copies_dt_rows(const void* dt_proj, int ran
   return rank > 0 && (static_cast<std::size_t>(rank) * sizeof(W)) % 16 == 0 && reinterpret_cast<std::uintptr_t>(dt_proj) % 16 == 0;
 }
 
-/// The rows one scan block walks and the states it starts from and leaves: `state` [N, E] (the
-/// sequence's state, read and written back; a chunk's start state; or a chunk's end state from
-/// zero), and for chunk_ends the summed dt [E] of the chunk.
-struct ScanRows {
-  index_t row0, tokens;
-  float* state;
-  float* dt_sum = nullptr;
-};
-
-/// Channels [channel_block * scan_threads, + scan_threads) of the scan, one channel per thread;
-/// the block's threads past scan_threads (a block of a persistent kernel, decode_step.cuh) are
-/// inactive but take part in its barriers and staging. MaxN: the largest state size this
-/// instantiation holds in registers; `state` <= MaxN. W: the type of in.dt_proj. Shared memory
-/// (`scan_shared`): the block's dt_proj rows where copied, then B, C and dt_low of up to
-/// scan_stage_tokens tokens (fewer where `rows.tokens` is smaller). wait() returns once the inputs
-/// may be read.
-template <int MaxN, ScanPass Pass, class Y, class W, class Wait>
-__device__ __forceinline__ void scan_block(const ScanInputs& in, const ScanRows& rows, Y* y, index_t channels, int state, int channel_block,
-                                           unsigned char* scan_shared, const Wait& wait) {
-  const index_t e0 = static_cast<index_t>(channel_block) * scan_threads, e = e0 + threadIdx.x;
-  const bool active = threadIdx.x < scan_threads && e < channels;
+/// MaxN: the largest state size this instantiation holds in registers; `state` <= MaxN. W: the
+/// type of in.dt_proj. chunks: [C, N, E] chunk states, then [C, E] summed dt (the two chunked
+/// passes).
+template <int MaxN, ScanPass Pass, class Y, class W>
+__global__ void selective_scan(ScanInputs in, SegmentTable seg, StatePointers states, float* __restrict__ chunks, int chunk_count,
+                               Y* __restrict__ y, index_t channels, int state) {
+  extern __shared__ __align__(16) unsigned char scan_shared[];
+  const index_t e0 = static_cast<index_t>(blockIdx.x) * blockDim.x, e = e0 + threadIdx.x;
+  const bool active = e < channels;
   const int rank = in.dt_proj ? in.dt_rank : 0, width = 2 * state + rank;
   const W* dt_rows = static_cast<const W*>(in.dt_proj) + e0 * rank;  // dt_proj[e0:, :]
   const bool copy_rows = scan_copies_dt_rows<W>(in.dt_proj, rank);
   const W* dt_row = (copy_rows ? reinterpret_cast<const W*>(scan_shared) : dt_rows) + threadIdx.x * rank;  // dt_proj[e, :]
   // [scan_stage_tokens, 2 * state + rank]: B, C and (with dt_proj) the rounded dt_low of each token,
-  // behind the block's dt_proj rows [scan_threads, rank] where they are copied.
-  float* staged = reinterpret_cast<float*>(scan_shared + (copy_rows ? static_cast<std::size_t>(scan_threads) * rank * sizeof(W) : 0));
-  // The layer's parameters, read before waiting for the inputs (nothing writes them): the block's
-  // dt_proj rows copied to shared memory (coalesced, asynchronous).
+  // behind the block's dt_proj rows [blockDim.x, rank] where they are copied.
+  float* staged = reinterpret_cast<float*>(scan_shared + (copy_rows ? static_cast<std::size_t>(blockDim.x) * rank * sizeof(W) : 0));
+  // The layer's parameters, read before waiting for the previous kernel (no kernel writes them):
+  // the block's dt_proj rows copied to shared memory (coalesced, asynchronous).
   if (copy_rows) {
-    const index_t channel_rows = channels - e0 < scan_threads ? channels - e0 : scan_threads;
-    const index_t chunks = channel_rows * rank * static_cast<index_t>(sizeof(W)) / 16;
+    const index_t rows = channels - e0 < blockDim.x ? channels - e0 : blockDim.x;
+    const index_t chunks = rows * rank * static_cast<index_t>(sizeof(W)) / 16;
     for (index_t i = threadIdx.x; i < chunks; i += blockDim.x)
       asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" ::"r"(static_cast<unsigned>(__cvta_generic_to_shared(scan_shared + 16 * i))),
                    "l"(reinterpret_cast<const char*>(dt_rows) + 16 * i)
@@ -130,12 +118,29 @@ __device__ __forceinline__ void scan_block(const ScanInputs& in, const ScanRows&
 #pragma unroll
   for (int k = 0; k < MaxN; ++k) decay_rate[k] = active && k < state ? in.a[k * channels + e] : 0.0f;
   const float skip = active ? in.d[e] : 0.0f, bias = active && in.dt_bias ? in.dt_bias[e] : 0.0f;
-  wait();
+  cuda::allow_dependent_launch();
+  cuda::wait_for_prior_grids();
   if (copy_rows) asm volatile("cp.async.wait_all;" ::: "memory");  // published by the staging's __syncthreads
-  const index_t row0 = rows.row0, tokens = rows.tokens;
+  index_t row0, tokens;
+  float* chunk_state = nullptr;
+  if constexpr (Pass == ScanPass::sequence) {
+    row0 = seg.row0[blockIdx.y], tokens = seg.rows[blockIdx.y];
+  } else {
+    row0 = seg.row0[0] + static_cast<index_t>(blockIdx.y) * scan_chunk_rows;
+    const index_t end = seg.row0[0] + seg.rows[0];
+    tokens = end - row0 < scan_chunk_rows ? end - row0 : scan_chunk_rows;
+    chunk_state = chunks + static_cast<index_t>(blockIdx.y) * state * channels;
+  }
   float s[MaxN];  // h[:, e]
 #pragma unroll
-  for (int k = 0; k < MaxN; ++k) s[k] = active && k < state && Pass != ScanPass::chunk_ends ? rows.state[k * channels + e] : 0.0f;
+  for (int k = 0; k < MaxN; ++k) {
+    float start = 0.0f;
+    if (active && k < state) {
+      if constexpr (Pass == ScanPass::sequence) start = states.at[blockIdx.y][k * channels + e];
+      else if constexpr (Pass == ScanPass::chunk_outputs) start = chunk_state[k * channels + e];
+    }
+    s[k] = start;
+  }
   float dt_sum = 0.0f;
   for (index_t t0 = 0; t0 < tokens; t0 += scan_stage_tokens) {
     const int count = static_cast<int>(tokens - t0 < scan_stage_tokens ? tokens - t0 : scan_stage_tokens);
@@ -169,32 +174,16 @@ __device__ __forceinline__ void scan_block(const ScanInputs& in, const ScanRows&
     }
   }
   if (!active) return;
-  if constexpr (Pass != ScanPass::chunk_outputs) {
+  if constexpr (Pass == ScanPass::sequence) {
 #pragma unroll
     for (int k = 0; k < MaxN; ++k)
-      if (k < state) rows.state[k * channels + e] = s[k];
+      if (k < state) states.at[blockIdx.y][k * channels + e] = s[k];
+  } else if constexpr (Pass == ScanPass::chunk_ends) {
+#pragma unroll
+    for (int k = 0; k < MaxN; ++k)
+      if (k < state) chunk_state[k * channels + e] = s[k];
+    chunks[static_cast<index_t>(chunk_count) * state * channels + static_cast<index_t>(blockIdx.y) * channels + e] = dt_sum;
   }
-  if constexpr (Pass == ScanPass::chunk_ends) rows.dt_sum[e] = dt_sum;
-}
-
-/// grid (channel blocks of scan_threads, sequences or chunks): scan_block over the rows of
-/// grid.y's sequence (from and back to its state) or chunk. chunks: [C, N, E] chunk states, then
-/// [C, E] summed dt (the two chunked passes).
-template <int MaxN, ScanPass Pass, class Y, class W>
-__global__ void selective_scan(ScanInputs in, SegmentTable seg, StatePointers states, float* __restrict__ chunks, int chunk_count,
-                               Y* __restrict__ y, index_t channels, int state) {
-  extern __shared__ __align__(16) unsigned char scan_shared[];
-  ScanRows rows;
-  if constexpr (Pass == ScanPass::sequence) {
-    rows = {seg.row0[blockIdx.y], seg.rows[blockIdx.y], states.at[blockIdx.y]};
-  } else {
-    rows.row0 = seg.row0[0] + static_cast<index_t>(blockIdx.y) * scan_chunk_rows;
-    const index_t end = seg.row0[0] + seg.rows[0];
-    rows.tokens = end - rows.row0 < scan_chunk_rows ? end - rows.row0 : scan_chunk_rows;
-    rows.state = chunks + static_cast<index_t>(blockIdx.y) * state * channels;
-    rows.dt_sum = chunks + static_cast<index_t>(chunk_count) * state * channels + static_cast<index_t>(blockIdx.y) * channels;
-  }
-  scan_block<MaxN, Pass, Y, W>(in, rows, y, channels, state, static_cast<int>(blockIdx.x), scan_shared, cuda::AfterPriorGrids{});
 }
 
 /// One thread per (channel, state element): walks the chunks in order, replacing each chunk's end
