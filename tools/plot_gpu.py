@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
 """Plot the GPU results (samba bench --backend cuda and the PyTorch peers) for docs/performance.md.
 
+    python3 tools/plot_gpu.py RESULTS.jsonl [MORE.jsonl ...] OUT.png
     python3 tools/plot_gpu.py bench/results/gpu-h100-2026-11-25.jsonl docs/performance_gpu.png
 
 Left: prompt processing (tokens/s) against prompt length, samba-1.3b (bf16) against HF
 LlamaForCausalLM with SDPA of the same parameter count. Right: decode tokens/s at batch 16
 against context length for samba-1.3b, the project's own Transformer++ of the same shape and the
-HF peer. Prints the markdown tables and the ratios the issue asks for. Needs matplotlib.
+HF peer. The titles name the GPU the peers' lines record. Prints the markdown tables and the ratios the issue asks for. Needs matplotlib.
 """
 import json
 import sys
@@ -33,9 +34,10 @@ def integrate_steps(points, total):
 
 
 def main():
-    if len(sys.argv) != 3:
+    if len(sys.argv) < 3:
         sys.exit(__doc__)
-    rows = [json.loads(line) for line in open(sys.argv[1]) if line.strip()]
+    rows = [json.loads(line) for path in sys.argv[1:-1] for line in open(path) if line.strip()]
+    gpu = next((r["gpu"].removeprefix("NVIDIA ") for r in rows if r.get("gpu")), "GPU")  # the peers' lines name it
     ours_prefill = {r["prompt_tokens"]: r for r in rows if r.get("preset") == "samba-1.3b" and r.get("generate_tokens") == 0}
     peer_prefill = {r["tokens"]: r for r in rows if r.get("peer") == "hf-llama-sdpa" and r.get("mode") == "prefill"}
     decode = {}
@@ -52,7 +54,7 @@ def main():
     ax.set_xscale("log", base=2)
     ax.set_xlabel("prompt tokens")
     ax.set_ylabel("prompt tokens / s")
-    ax.set_title("Prompt processing, H100")
+    ax.set_title(f"Prompt processing, {gpu}")
     ax.legend()
     ax.grid(True, alpha=0.3)
     for name, style in (("samba-1.3b", "o-"), ("transformer-1.3b", "s-"), ("HF Llama (peer)", "^-")):
@@ -61,11 +63,11 @@ def main():
             bx.plot([c for c, _ in pts], [16 / s for _, s in pts], style, label=name)
     bx.set_xlabel("context (tokens already in each sequence)")
     bx.set_ylabel("generated tokens / s (16 sequences)")
-    bx.set_title("Decode at batch 16, H100")
+    bx.set_title(f"Decode at batch 16, {gpu}")
     bx.legend()
     bx.grid(True, alpha=0.3)
     fig.tight_layout()
-    fig.savefig(sys.argv[2], dpi=110)
+    fig.savefig(sys.argv[-1], dpi=110)
 
     print("| prompt tokens | samba-1.3b tokens/s | HF Llama tokens/s | ratio |")
     print("|---:|---:|---:|---:|")
