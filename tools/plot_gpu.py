@@ -7,7 +7,8 @@
 Left: prompt processing (tokens/s) against prompt length, samba-1.3b (bf16) against HF
 LlamaForCausalLM with SDPA of the same parameter count. Right: decode tokens/s at batch 16
 against context length for samba-1.3b, the project's own Transformer++ of the same shape and the
-HF peer. The titles name the GPU the peers' lines record. Prints the markdown tables and the ratios the issue asks for. Needs matplotlib.
+HF peer. The titles name the GPU the peers' lines record. Prints the markdown tables and the
+ratios the issue asks for. Needs matplotlib.
 """
 import json
 import sys
