@@ -157,3 +157,69 @@ TEST_CASE("a batched step equals separate steps of each sequence", "[model][batc
     CHECK_THROWS_WITH(model.step(ptrs, std::vector<token_t>{1}), Catch::Contains("4 states but 1 tokens"));
   }
 }
+
+TEST_CASE("int8 weights are absmax/127 per row and compute the product of their dequantized values", "[model][q8]") {
+  // The quantizer: scale = absmax / 127 per row, every value within half a step of scale * q.
+  const std::vector<float> src = test::random_vector(6 * 37, 5);
+  Matrix<q8> m;
+  allocate(m, Shape{6, 37});
+  assign_from_float(m, src);
+  for (index_t r = 0; r < 6; ++r) {
+    float absmax = 0.0f;
+    for (index_t i = 0; i < 37; ++i) absmax = std::max(absmax, std::abs(src[r * 37 + i]));
+    CHECK(m.scales[r] == absmax / 127.0f);
+    std::vector<float> back(37);
+    row_to_float(m, r, back.data());
+    for (index_t i = 0; i < 37; ++i) CHECK(std::abs(back[i] - src[r * 37 + i]) <= m.scales[r] * 0.5f * (1.0f + 1e-5f));
+  }
+  // A whole model: int8 weights against float32 weights holding their dequantized values, prefill
+  // then steps; only the order of float32 roundings differs.
+  for (const std::string& dir : test::case_dirs(SAMBA_UNSEEN_DIR)) {
+    INFO(dir);
+    const auto quantized = load_model<DynamicModel<backend::Scalar, q8>>(dir);
+    auto dequantized = load_model<DynamicModel<backend::Scalar, float>>(dir);
+    dequantized.for_each_parameter([](std::string_view, const Shape& shape, auto& storage, ParamRole) {
+      if constexpr (std::is_same_v<std::decay_t<decltype(storage)>, Matrix<float>>) {
+        Matrix<q8> q;
+        allocate(q, shape);
+        assign_from_float(q, std::vector<float>(storage.values.begin(), storage.values.end()));
+        for (index_t r = 0; r < static_cast<index_t>(q.scales.size()); ++r) row_to_float(q, r, storage.values.data() + r * q.cols);
+      }
+    });
+    dequantized.prepare();
+    const io::SafetensorsFile io(dir + "/io.safetensors");
+    const auto ids = io.read_i64("input_ids");
+    const std::vector<token_t> tokens(ids.data.begin(), ids.data.begin() + ids.dim(1));
+    SequenceState a = quantized.new_state(), b = dequantized.new_state();
+    const index_t n = static_cast<index_t>(tokens.size()) / 2;
+    auto got = quantized.forward(a, std::span<const token_t>(tokens.data(), n)).data;
+    auto want = dequantized.forward(b, std::span<const token_t>(tokens.data(), n)).data;
+    for (std::size_t t = static_cast<std::size_t>(n); t < tokens.size(); ++t) {
+      const auto x = quantized.step(a, tokens[t]), y = dequantized.step(b, tokens[t]);
+      got.insert(got.end(), x.begin(), x.end()), want.insert(want.end(), y.begin(), y.end());
+    }
+    CHECK(test::rel_l2(got, want) < 1e-6);
+  }
+}
+
+TEST_CASE("the memory estimate is what a state holds", "[model]") {
+  for (const std::string& dir : test::case_dirs(SAMBA_UNSEEN_DIR)) {
+    INFO(dir);
+    const auto model = load_model(dir);
+    const ModelConfig& c = model.config();
+    const MemoryEstimate m = estimate_memory(c);
+    index_t widest = 1;
+    for (const auto& s : c.sublayers) widest = std::max(widest, s.window);
+    SequenceState s = model.new_state();
+    const std::vector<token_t> filler(static_cast<std::size_t>(widest + 5), 1);  // past every window
+    model.forward(s, filler, LogitsFor::none);
+    const auto n = static_cast<index_t>(filler.size());
+    const auto held = static_cast<index_t>(state_bytes(s));
+    if (m.state_bytes_per_token == 0) {
+      CHECK(held == m.state_bytes);
+    } else {  // a full-attention cache's vectors grow at most to twice what they hold
+      CHECK(held >= m.state_bytes + n * m.state_bytes_per_token);
+      CHECK(held <= m.state_bytes + 2 * n * m.state_bytes_per_token);
+    }
+  }
+}

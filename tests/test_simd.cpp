@@ -99,7 +99,9 @@ TEST_CASE("SIMD pointwise ops, conv and scan match the reference", "[simd]") {
       CHECK(test::rel_l2(b, a) < 1e-6);
       CHECK(hist_a == hist_b);
 
-      for (const index_t state : {N, index_t{5}, index_t{80}}) {
+      // The case's own d_state, an odd one, the largest the vector kernel holds (scan_max_state),
+      // and one past it (the SIMD backend's fallback to the scalar loop).
+      for (const index_t state : {N, index_t{5}, ops::simd::scan_max_state, index_t{80}}) {
         INFO("d_state " << state);
         std::vector<float> dt(n), A(static_cast<std::size_t>(channels * state)), D(w);
         for (std::size_t i = 0; i < n; ++i) dt[i] = 0.01f + 0.2f * std::abs(y[i]) / 3.0f;
