@@ -114,6 +114,24 @@ TEST_CASE("malformed and unsupported configs give errors that name the field", "
   refused(base, "mamba_init", "yes", "must be true or false");
   refused(base, "norm_eps", 5.0, "norm_eps");
   refused(base, "intermediate_size", nullptr, "intermediate_size");
+  refused(base, "rms_norm", false, "rms_norm must be true");
+  refused(base, "shared_attention_norm", true, "shared_attention_norm must be false");
+  refused(base, "use_mega", true, "use_mega is not implemented");
+  refused(base, "abl_mamba", true, "abl_mamba");
+  refused(base, "ret_per_layer", 2, "RetNet");
+  refused(base, "condense_ratio", 0, "condense_ratio must be >= 1");
+  refused(base, "rotary_percentage", 1.5, "rotary_percentage must be in [0, 1]");
+  refused(base, "rotary_percentage", -0.25, "rotary_percentage must be in [0, 1]");
+  refused(base, "padding_multiple", 0, "padding_multiple must be positive");
+  refused(base, "padded_vocab_size", 7, "padded_vocab_size");
+
+  // HF Mamba configs.
+  const json hf{{"model_type", "mamba"}, {"hidden_size", 96}, {"num_hidden_layers", 2}, {"state_size", 16}, {"expand", 2},
+                {"conv_kernel", 4},      {"time_step_rank", "auto"}, {"vocab_size", 200}};
+  refused(hf, "use_bias", true, "use_bias (projection biases) must be false");
+  refused(hf, "time_step_rank", "half", "time_step_rank' must be an integer or \"auto\"");
+  refused(hf, "hidden_size", nullptr, "required field 'hidden_size' is missing");
+  refused(hf, "num_hidden_layers", nullptr, "required field 'num_hidden_layers' is missing");
   CHECK_THROWS_WITH(parse_model_config("{\"n_embd\": ", "c.json"), Catch::Contains("c.json: not valid JSON"));
   CHECK_THROWS_WITH(parse_model_config("[]", "c.json"), Catch::Contains("not a JSON object"));
   CHECK_THROWS_WITH(load_model_config("/nonexistent/config.json"), Catch::Contains("cannot open"));

@@ -223,3 +223,45 @@ TEST_CASE("the memory estimate is what a state holds", "[model]") {
     }
   }
 }
+
+TEST_CASE("generate() samples as a hand-written loop over Sampler does, and refuses an empty prompt", "[model][sampling]") {
+  const auto model = load_model(golden_like);
+  GenerateOptions options;
+  options.max_new_tokens = 12;
+  options.sampling.temperature = 0.9f, options.sampling.top_k = 40, options.sampling.top_p = 0.95f;
+  options.sampling.repetition_penalty = 1.3f, options.sampling.seed = 17;
+  const std::vector<token_t> prompt{5, 6, 7, 8};
+
+  SequenceState s = model.new_state();
+  std::vector<token_t> streamed;
+  const auto produced = generate(model, s, prompt, options, [&](token_t id) { streamed.push_back(id); });
+  CHECK(produced == streamed);
+  CHECK(produced.size() == 12);
+  CHECK(s.position == static_cast<index_t>(prompt.size()) + 11);  // the last token is not consumed
+
+  // The same loop by hand: the penalty sees the prompt and every token drawn so far.
+  Sampler sampler(options.sampling, model.config().vocab_size);
+  SequenceState t = model.new_state();
+  std::vector<token_t> history = prompt, want;
+  std::vector<float> logits = model.forward(t, prompt, LogitsFor::last).data;
+  for (int i = 0; i < 12; ++i) {
+    want.push_back(sampler.next(logits, history));
+    history.push_back(want.back());
+    logits = model.step(t, want.back());
+  }
+  CHECK(produced == want);
+  // Sampling, not greedy: some draw differs from the argmax of its logits at this temperature.
+  GenerateOptions greedy = options;
+  greedy.sampling = {};
+  SequenceState g = model.new_state();
+  CHECK(generate(model, g, prompt, greedy, [](token_t) {}) != produced);
+
+  // No tokens wanted: the prompt is consumed and nothing is drawn.
+  GenerateOptions none = options;
+  none.max_new_tokens = 0;
+  SequenceState z = model.new_state();
+  CHECK(generate(model, z, prompt, none, [](token_t) { FAIL("no token expected"); }).empty());
+  CHECK(z.position == static_cast<index_t>(prompt.size()));
+  SequenceState e = model.new_state();
+  CHECK_THROWS_WITH(generate(model, e, std::span<const token_t>{}, options, [](token_t) {}), Catch::Contains("prompt is empty"));
+}

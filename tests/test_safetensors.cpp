@@ -96,6 +96,24 @@ TEST_CASE("malformed safetensors files are refused with a clear error", "[safete
                 "overlap");
   check_refused(write_raw("offsets", R"({"w":{"dtype":"F32","shape":[2],"data_offsets":[0]}})", data), "data_offsets");
   check_refused(write_raw("meta", R"({"__metadata__":{"a":1}})", data), "__metadata__");
+  check_refused(write_raw("meta_value", R"({"__metadata__":{"a":"x","b":1}})", data), "value of 'b' is not a string");
+  check_refused(write_raw("entry", R"({"w":5})", data), "header entry is not an object");
+  check_refused(write_raw("rank", R"({"w":{"dtype":"F32","shape":[1,1,1,1,1,1,1,1,2],"data_offsets":[0,8]}})", data), "rank 9 is too large");
+}
+
+TEST_CASE("a tensor of a type weights are not stored in is refused when read as weights", "[safetensors]") {
+  const std::string data(16, '\0');
+  for (const char* dtype : {"F64", "I64", "U8"}) {
+    INFO(dtype);
+    const std::size_t bytes = std::string(dtype) == "U8" ? 2 : 16;
+    const std::string path = write_raw(std::string("dtype_") + dtype,
+                                       std::string(R"({"w":{"dtype":")") + dtype + R"(","shape":[2],"data_offsets":[0,)" +
+                                           std::to_string(bytes) + "]}}",
+                                       data.substr(0, bytes));
+    const io::SafetensorsFile f(path);  // a valid file: the type is refused where weights are read
+    CHECK_THROWS_WITH(f.read_f32("w"), Catch::Contains("has dtype " + std::string(dtype) + "; expected F32, BF16 or F16"));
+    std::filesystem::remove(path);
+  }
 }
 
 TEST_CASE("a truncated checkpoint is refused, never read past its end", "[safetensors]") {
