@@ -1,5 +1,5 @@
 // cli/command_bench.cpp: `samba bench`: prefill and decode speed of a preset (or checkpoint)
-// with seeded random weights; progress on stderr, one JSON object on the last line of stdout.
+// with seeded random weights; progress on stderr, one JSON object per --prompt length on stdout.
 #include <chrono>
 #include <cmath>
 #include <iostream>
