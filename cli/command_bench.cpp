@@ -9,7 +9,9 @@
 #include <samba/perf/roofline.hpp>
 
 #include "commands.hpp"
+#include "integer_options.hpp"
 #include "model_instance.hpp"
+#include "path_options.hpp"
 #include "process_stats.hpp"
 #include "state_support.hpp"
 
@@ -188,28 +190,29 @@ void add_bench_command(CLI::App& app) {
   for (const auto& e : presets::all) names += std::string(names.empty() ? "" : ", ") + e.name;
   auto* preset = cmd->add_option("--preset", o->preset, "Model shape: " + names)->capture_default_str();
   cmd->add_option("--model", o->model_dir, "Take the shape from this checkpoint's config.json instead (weights stay random)")
-      ->excludes(preset);
+      ->excludes(preset)
+      ->check(non_empty_path());
   cmd->add_option("--prompt", o->prompts,
                   "Prompt tokens per sequence (any length: processed in chunks, progress every 65536 tokens); a "
                   "comma-separated list runs each length in turn with the same weights (peak_rss_bytes is the process's "
                   "peak so far: compare memory across lengths in separate runs)")
       ->capture_default_str()
       ->delimiter(',')
-      ->check(CLI::PositiveNumber);
+      ->check(integer_in(1, max_tokens));
   cmd->add_option("--generate", o->generate, "Tokens decoded per sequence after the prompt")
       ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
+      ->check(integer_in(0, max_tokens));
   cmd->add_option("--batch", o->batch,
                   "Independent sequences: each prompt is processed in turn, then all are decoded together in batched "
                   "steps")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(integer_in(1, 1 << 20));
   cmd->add_option("--context", o->context,
                   "Start every sequence at this position, as if that many tokens (all zeros in the state) came before "
                   "the prompt: decode timing at a long context without its prefill (cuda backend only)")
       ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
-  cmd->add_option("--seed", o->seed, "Seed of the random weights and prompts")->capture_default_str();
+      ->check(integer_in(0, max_tokens));
+  cmd->add_option("--seed", o->seed, "Seed of the random weights and prompts")->capture_default_str()->check(unsigned_64());
   cmd->add_flag("--calibrate", o->calibrate,
                 "Also measure the machine's read bandwidth and SGEMM rate on the same threads (with --backend cuda: "
                 "the GPU's read bandwidth and cuBLAS's product rate for --dtype) and report the fractions reached");

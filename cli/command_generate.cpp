@@ -11,7 +11,9 @@
 #include <sstream>
 
 #include "commands.hpp"
+#include "integer_options.hpp"
 #include "model_instance.hpp"
+#include "path_options.hpp"
 #include "state_support.hpp"
 #include "tokenizer_support.hpp"
 
@@ -52,17 +54,23 @@ std::vector<token_t> parse_ids(const std::string& text, const std::string& what)
   return ids;
 }
 
-/// The prompts in order: --prompt-ids, --prompt, then the lines of --batch.
-std::vector<std::vector<token_t>> read_prompts(const GenerateCliOptions& o, const Tokenizer* tok) {
+/// The prompts in order: --prompt-ids, --prompt, then the lines of --batch; `where` gets each
+/// one's origin, for errors.
+std::vector<std::vector<token_t>> read_prompts(const GenerateCliOptions& o, const Tokenizer* tok, std::vector<std::string>& where) {
   std::vector<std::vector<token_t>> out;
-  for (const auto& ids : o.prompt_ids) out.push_back(parse_ids(ids, "--prompt-ids"));
+  for (std::size_t i = 0; i < o.prompt_ids.size(); ++i) {
+    where.push_back("--prompt-ids #" + std::to_string(i + 1));
+    out.push_back(parse_ids(o.prompt_ids[i], where.back()));
+  }
   // A prompt appended to a resumed sequence continues it: no BOS in the middle.
   const bool add_bos = o.load_state.empty();
-  for (const auto& text : o.prompts) {
+  for (std::size_t i = 0; i < o.prompts.size(); ++i) {
     require(tok != nullptr, "--prompt needs --tokenizer (or give token ids with --prompt-ids)");
-    out.push_back(tok->encode(text, add_bos));
+    where.push_back("--prompt #" + std::to_string(i + 1));
+    out.push_back(tok->encode(o.prompts[i], add_bos));
   }
   if (!o.batch_file.empty()) {
+    require(!std::filesystem::is_directory(o.batch_file), o.batch_file, ": is a folder, not a batch file");
     std::ifstream in(o.batch_file);
     require(in.good(), o.batch_file, ": cannot open the batch file");
     std::string line;
@@ -70,7 +78,8 @@ std::vector<std::vector<token_t>> read_prompts(const GenerateCliOptions& o, cons
     for (int n = 1; std::getline(in, line); ++n) {
       if (!line.empty() && line.back() == '\r') line.pop_back();  // CRLF files
       if (line.empty()) continue;
-      out.push_back(tok ? tok->encode(line, add_bos) : parse_ids(line, o.batch_file + ":" + std::to_string(n)));
+      where.push_back(o.batch_file + ":" + std::to_string(n));
+      out.push_back(tok ? tok->encode(line, add_bos) : parse_ids(line, where.back()));
       ++read;
     }
     require(read > 0, o.batch_file, ": no prompts in the batch file");
@@ -116,7 +125,15 @@ void run_generate(ModelT& model, const GenerateCliOptions& o, const Tokenizer* t
   const index_t vocab = model.config().vocab_size;
   require(!tok || tok->vocab_size() <= vocab, o.tokenizer, ": the tokenizer has ", tok ? tok->vocab_size() : 0,
           " pieces but the model's vocabulary is ", vocab);
-  const std::vector<std::vector<token_t>> prompts = read_prompts(o, tok);
+  std::vector<std::string> where;
+  const std::vector<std::vector<token_t>> prompts = read_prompts(o, tok, where);
+  // Every id inside the vocabulary the sampler works in (the tokenizer's, where one is given),
+  // checked before any prompt runs.
+  const index_t known = tok ? std::min<index_t>(vocab, tok->vocab_size()) : vocab;
+  for (std::size_t b = 0; b < prompts.size(); ++b)
+    for (std::size_t i = 0; i < prompts[b].size(); ++i)
+      require(prompts[b][i] < known, where[b], ": token id ", prompts[b][i], " (position ", i, ") is outside ",
+              tok ? "the tokenizer's " : "the model's vocabulary of ", known, tok ? " pieces" : " ids");
   require(o.load_state.empty() || prompts.size() <= 1, "--load-state continues one sequence; give at most one prompt");
   require(o.save_state.empty() || prompts.size() <= 1, "--save-state saves one sequence; give one prompt");
   require(!prompts.empty() || !o.load_state.empty(), "give a prompt (--prompt-ids, --prompt or --batch) or --load-state");
@@ -214,33 +231,39 @@ void add_generate_command(CLI::App& app) {
       "Generate tokens after a prompt. One sequence streams its output as it is produced (text with --tokenizer, "
       "else comma-separated ids); several (repeated --prompt/--prompt-ids, or --batch) are decoded together and "
       "printed one line each, in order");
-  cmd->add_option("--model", options->model_dir, "Checkpoint directory (config.json + model.safetensors)")->required();
+  cmd->add_option("--model", options->model_dir, "Checkpoint directory (config.json + model.safetensors)")->required()->check(non_empty_path());
   cmd->add_option("--prompt-ids", options->prompt_ids, "Prompt token ids, comma-separated (e.g. 1,2,3); repeat for a batch");
   cmd->add_option("--prompt", options->prompts, "Prompt text (needs --tokenizer; a BOS is prepended unless it continues --load-state); repeat for a batch");
   cmd->add_option("--batch", options->batch_file,
-                  "File with one prompt per line (text with --tokenizer, else comma-separated ids), decoded together");
-  cmd->add_option("--tokenizer", options->tokenizer, tokenizer_option_help());
+                  "File with one prompt per line (text with --tokenizer, else comma-separated ids), decoded together")
+      ->check(non_empty_path());
+  cmd->add_option("--tokenizer", options->tokenizer, tokenizer_option_help())->check(non_empty_path());
   cmd->add_option("--max-new-tokens", options->max_new_tokens, "Tokens to generate per sequence")
       ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
+      ->check(integer_in(0, max_tokens));
   SamplingOptions& s = options->sampling;
   cmd->add_option("--temperature", s.temperature, "Sampling temperature; 0 = greedy (argmax)")->capture_default_str();
-  cmd->add_option("--top-k", s.top_k, "Sample among the k most likely tokens (0 = all)")->capture_default_str();
+  cmd->add_option("--top-k", s.top_k, "Sample among the k most likely tokens (0 = all)")
+      ->capture_default_str()
+      ->check(integer_in(0, std::numeric_limits<std::int32_t>::max()));
   cmd->add_option("--top-p", s.top_p, "Sample among the most likely tokens whose probability reaches p (1 = all)")
       ->capture_default_str();
   cmd->add_option("--repetition-penalty", s.repetition_penalty,
                   "Divide positive (multiply negative) logits of tokens already seen by this (1 = off)")
       ->capture_default_str();
-  cmd->add_option("--seed", s.seed, "Seed of the sampler (temperature > 0)")->capture_default_str();
+  cmd->add_option("--seed", s.seed, "Seed of the sampler (temperature > 0)")->capture_default_str()->check(unsigned_64());
   cmd->add_flag("--ignore-eos", options->ignore_eos, "Keep generating after the tokenizer's end-of-sequence token");
   cmd->add_option("--save-state", options->save_state,
-                  "Save the sequence's state, after every printed token has been consumed, to this file");
+                  "Save the sequence's state, after every printed token has been consumed, to this file")
+      ->check(non_empty_path());
   cmd->add_option("--load-state", options->load_state,
                   "Continue the sequence saved in this file (with the saved sampler state); a prompt, if given, is "
-                  "appended first");
+                  "appended first")
+      ->check(non_empty_path());
   add_backend_options(cmd, options->backend);
   cmd->callback([options] {
     options->sampling.validate();
+    if (!options->save_state.empty()) require_writable_path(options->save_state, "--save-state");
     std::optional<Tokenizer> tok;
     if (!options->tokenizer.empty()) tok.emplace(options->tokenizer);
     AnyModel model = load_any_model(options->model_dir, options->backend);

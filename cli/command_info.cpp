@@ -5,6 +5,7 @@
 
 #include "commands.hpp"
 #include "model_instance.hpp"
+#include "path_options.hpp"
 
 namespace samba::cli {
 namespace {
@@ -87,7 +88,7 @@ void run_info(const InfoOptions& o) {
 void add_info_command(CLI::App& app) {
   auto options = std::make_shared<InfoOptions>();
   CLI::App* cmd = app.add_subcommand("info", "Print a model's configuration, parameter count and memory needs");
-  auto* model = cmd->add_option("--model", options->model_dir, "Checkpoint directory (config.json + model.safetensors)");
+  auto* model = cmd->add_option("--model", options->model_dir, "Checkpoint directory (config.json + model.safetensors)")->check(non_empty_path());
   std::string names;
   for (const auto& e : presets::all) names += std::string(names.empty() ? "" : ", ") + e.name;
   auto* preset = cmd->add_option("--preset", options->preset, "A built-in preset instead of a checkpoint: " + names);

@@ -4,7 +4,9 @@
 #include <iostream>
 
 #include "commands.hpp"
+#include "integer_options.hpp"
 #include "model_instance.hpp"
+#include "path_options.hpp"
 
 namespace samba::cli {
 namespace {
@@ -67,16 +69,19 @@ void run_logits(const ModelT& model, const LogitsOptions& o) {
 void add_logits_command(CLI::App& app) {
   auto options = std::make_shared<LogitsOptions>();
   CLI::App* cmd = app.add_subcommand("logits", "Compute logits for token ids read from a safetensors file");
-  cmd->add_option("--model", options->model_dir, "Checkpoint directory (config.json + model.safetensors)")->required();
-  cmd->add_option("--input", options->input, "safetensors file with `input_ids` (int64 or int32, [B, T])")->required();
-  cmd->add_option("--output", options->output, "safetensors file to write `logits` (float32, [B, T, V_pad]) to")->required();
+  cmd->add_option("--model", options->model_dir, "Checkpoint directory (config.json + model.safetensors)")->required()->check(non_empty_path());
+  cmd->add_option("--input", options->input, "safetensors file with `input_ids` (int64 or int32, [B, T])")->required()->check(non_empty_path());
+  cmd->add_option("--output", options->output, "safetensors file to write `logits` (float32, [B, T, V_pad]) to")
+      ->required()
+      ->check(non_empty_path());
   cmd->add_option("--prefill", options->prefill,
                   "Tokens of each row run through the parallel prefill; the rest go one at a time through the "
                   "decode step (default: all of them)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(integer_in(0, max_tokens));
   cmd->add_flag("--hidden", options->hidden, "Also write the residual stream after each block as `hidden.{i}` [B, T, D]");
   add_backend_options(cmd, options->backend);
   cmd->callback([options] {
+    require_writable_path(options->output, "--output");
     const AnyModel model = load_any_model(options->model_dir, options->backend);
     std::visit([&](const auto& m) { run_logits(m, *options); }, model);
   });

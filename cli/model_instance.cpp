@@ -1,6 +1,10 @@
+// cli/model_instance.cpp: the model types the tool runs (each instantiated here once), the shared
+// backend options, and loading a checkpoint into the selected type.
 #include "model_instance.hpp"
 
 #include <iostream>
+
+#include "integer_options.hpp"
 
 template class samba::Model<samba::ModelShape{}, samba::backend::Scalar, float>;
 template class samba::Model<samba::ModelShape{}, samba::backend::Scalar, samba::bf16>;
@@ -17,7 +21,7 @@ void add_backend_options(CLI::App* cmd, BackendOptions& o) {
                   "Kernels: simd (xsimd + BLAS, threaded), scalar (the reference) or cuda (one NVIDIA GPU; f32 or bf16)")
       ->capture_default_str()
       ->check(CLI::IsMember({"simd", "scalar", "cuda"}));
-  cmd->add_option("--device", o.device, "CUDA device of the cuda backend")->capture_default_str()->check(CLI::NonNegativeNumber);
+  cmd->add_option("--device", o.device, "CUDA device of the cuda backend")->capture_default_str()->check(integer_in(0, 1023));
   cmd->add_flag("--no-cuda-graphs{false}", o.cuda_graphs, "Launch every kernel of a decode step instead of replaying a CUDA graph");
 #else
   cmd->add_option("--backend", o.backend,
@@ -28,7 +32,7 @@ void add_backend_options(CLI::App* cmd, BackendOptions& o) {
 #endif
   cmd->add_option("--threads", o.threads, "Threads for the simd backend (0 = the cores available)")
       ->capture_default_str()
-      ->check(CLI::Range(0, 1024));
+      ->check(integer_in(0, 1024));
   cmd->add_option("--dtype", o.dtype,
                   "Weight storage: f32, bf16, or int8 (per-row scales, quantized at load); computed in float32")
       ->capture_default_str()

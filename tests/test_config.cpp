@@ -101,7 +101,8 @@ TEST_CASE("malformed and unsupported configs give errors that name the field", "
   refused(base, "n_embd", -64, "d_model = -64");
   refused(base, "n_embd", 1 << 20, "d_model = 1048576");
   refused(base, "vocab_size", 1LL << 40, "vocab_size");
-  refused(base, "local_window", 0, "local_window must be >= 1 or -1");
+  refused(base, "local_window", 0, "local_window must be -1 (full attention) or in [1, 16777216]");
+  refused(base, "local_window", 1000000000000LL, "local_window must be -1 (full attention) or in [1, 16777216]");
   refused(base, "rotary_percentage", 0.1875, "must be even");  // 3 of 16 dims
   refused(base, "parallel_residual", true, "parallel_residual must be false");
   refused(base, "bias", true, "bias must be false");

@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <samba/samba.hpp>
 
 #include "test_support.hpp"
@@ -89,6 +90,34 @@ TEST_CASE("a missing or mis-shaped tensor is named", "[model]") {
   CHECK_THROWS_WITH(load_model(dir.string()), Catch::Contains("tensor 'transformer.h.0.attn.A_log' is missing"));
   write_variant("", "lm_head.weight");
   CHECK_THROWS_WITH(load_model(dir.string()), Catch::Contains("tensor 'lm_head.weight' has shape [32, 256], expected [256, 32]"));
+
+  // A weight holding a NaN or an infinity is refused, for every storage type.
+  for (const float bad : {std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity()}) {
+    std::vector<io::TensorToWrite> out;
+    std::vector<Tensor<float>> kept;
+    for (const auto& t : full.tensors()) kept.push_back(full.read_f32(t.name));
+    for (std::size_t i = 0; i < kept.size(); ++i) {
+      if (full.tensors()[i].name == "transformer.h.0.attn.in_proj.weight") kept[i].data[7] = bad;
+      out.push_back(io::tensor_to_write(full.tensors()[i].name, DType::f32, kept[i]));
+    }
+    io::write_safetensors((dir / "model.safetensors").string(), out);
+    const std::string message = "tensor 'transformer.h.0.attn.in_proj.weight' holds a value that is not finite (NaN or infinity) at flat index 7";
+    CHECK_THROWS_WITH(load_model(dir.string()), Catch::Contains(message));
+    using Bf16Model = DynamicModel<backend::Scalar, bf16>;
+    using Q8Model = DynamicModel<backend::Scalar, q8>;
+    CHECK_THROWS_WITH(load_model<Bf16Model>(dir.string()), Catch::Contains(message));
+    CHECK_THROWS_WITH(load_model<Q8Model>(dir.string()), Catch::Contains(message));
+  }
+
+  // A config that asks for far more values than the file holds is refused before anything is
+  // allocated from it (here ~4 GB of float32 weights against a file of ~0.1 MB).
+  {
+    auto config = nlohmann::json::parse(std::ifstream(golden_like + "/config.json"));
+    config["n_embd"] = 2048, config["n_layer"] = 16, config["intermediate_size"] = 8192, config["head_size"] = 128;
+    std::ofstream(dir / "config.json") << config.dump();
+    fs::copy_file(golden_like + "/model.safetensors", dir / "model.safetensors", fs::copy_options::overwrite_existing);
+    CHECK_THROWS_WITH(load_model(dir.string()), Catch::Contains("config does not belong to this checkpoint"));
+  }
   fs::remove_all(dir);
 }
 

@@ -3,6 +3,8 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <limits>
+#include <nlohmann/json.hpp>
 #include <vector>
 #include <samba/io/safetensors.hpp>
 
@@ -78,5 +80,18 @@ int main(int argc, char** argv) {
   std::ofstream dtype_file(out / "unknown_dtype" / "model.safetensors", std::ios::binary);
   dtype_file.write(reinterpret_cast<const char*>(&length), 8);  // little-endian host (x86-64, arm64)
   dtype_file << header << std::string(8, '\0');
+
+  // A weight holding a NaN.
+  const float kept = values.back().data[3];
+  values.back().data[3] = std::numeric_limits<float>::quiet_NaN();
+  rewrite("nan_weight", [](auto&) {});
+  values.back().data[3] = kept;
+  // A config describing a model far larger than the checkpoint (GBs of weights against ~0.1 MB).
+  checkpoint("big_config", bytes);
+  nlohmann::json big = nlohmann::json::parse(original_config);
+  big["n_embd"] = 2048, big["n_layer"] = 16, big["intermediate_size"] = 8192, big["head_size"] = 128;
+  std::ofstream(out / "big_config" / "config.json") << big.dump();
+  // A batch file whose second prompt holds an id outside the vocabulary (200 ids).
+  std::ofstream(out / "batch_out_of_vocab.txt") << "1,2\n200\n";
   return 0;
 }

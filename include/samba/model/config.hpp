@@ -103,6 +103,10 @@ struct ModelConfig {
     return n;
   }
 
+  /// The widest attention window a config may ask for (2^24 tokens): a window's ring buffer is
+  /// allocated whole with each sequence; wider contexts are full attention (window -1).
+  static constexpr index_t max_window = index_t{1} << 24;
+
   /// Checks every dimension; throws Error naming the first bad field.
   void validate() const {
     const std::string where = "model config '" + name + "'";
@@ -137,7 +141,8 @@ struct ModelConfig {
       require(a.rope_base > 1.0 && a.position_scale > 0.0, where, ": bad RoPE base or condense ratio");
       for (const auto& s : sublayers)
         if (s.kind == SublayerKind::attention)
-          require(s.window == -1 || s.window >= 1, where, ": attention window ", s.window, " must be >= 1 or -1");
+          require(s.window == -1 || (s.window >= 1 && s.window <= max_window), where, ": attention window ", s.window,
+                  " must be -1 (full attention) or in [1, ", max_window, "]");
     }
     if (count(SublayerKind::mlp) > 0) {
       require(mlp.d_model == d_model, where, ": mlp d_model differs from d_model");

@@ -156,7 +156,8 @@ inline ModelConfig official_config(const JsonFields& f) {
     layout.has_attn_layer_pos = true;
     layout.attn_layer_pos = parse_layer_list(f.at("attn_layer_pos"), file);
   }
-  require(layout.window == -1 || layout.window >= 1, file, ": local_window must be >= 1 or -1, got ", layout.window);
+  require(layout.window == -1 || (layout.window >= 1 && layout.window <= ModelConfig::max_window), file,
+          ": local_window must be -1 (full attention) or in [1, ", ModelConfig::max_window, "], got ", layout.window);
   c.sublayers = official_sublayers(layout);
   c.architecture = classify(layout, c.sublayers);
   const bool mamba_init = f.boolean("mamba_init", false) || layout.mamba_only;

@@ -218,7 +218,8 @@ SavedSequence load_sequence(const std::string& path, const ModelT& model) {
   const detail::StateFrame frame = detail::read_state_frame(file.bytes(), path);
   const std::uint64_t expected = model_fingerprint(model);
   require(frame.fingerprint == expected, path, ": was saved from a different model (fingerprint 0x", std::hex,
-          frame.fingerprint, "; model '", model.config().name, "' has 0x", expected, ")");
+          frame.fingerprint, "; model '", model.config().name, "' has 0x", expected,
+          "): a state belongs to the weights it was saved with, as they were stored then (float32, bf16 or int8)");
   io::ByteReader reader(frame.payload, path);
   SavedSequence saved = detail::read_state_payload(reader, model.new_state(), model.padded_vocab_size(), path);
   check_saved_sequence(model, saved, path);
